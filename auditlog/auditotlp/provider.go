@@ -1,0 +1,140 @@
+package auditotlp
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strings"
+
+	"go.opentelemetry.io/otel/exporters/otlp/otlplog/otlploggrpc"
+	"go.opentelemetry.io/otel/exporters/otlp/otlplog/otlploghttp"
+	sdklog "go.opentelemetry.io/otel/sdk/log"
+	"go.opentelemetry.io/otel/sdk/resource"
+)
+
+// Protocols accepted in OTEL_EXPORTER_OTLP_(LOGS_)PROTOCOL.
+const (
+	ProtocolHTTP = "http/protobuf"
+	ProtocolGRPC = "grpc"
+)
+
+type config struct {
+	protocol   string
+	resource   *resource.Resource
+	sync       bool
+	batchOpts  []sdklog.BatchProcessorOption
+	exporter   sdklog.Exporter
+	getenv     func(string) string
+	processors []sdklog.Processor
+}
+
+// Option configures [NewLoggerProvider].
+type Option interface{ apply(*config) }
+
+type optionFunc func(*config)
+
+func (f optionFunc) apply(c *config) { f(c) }
+
+// WithProtocol overrides the protocol read from the environment
+// ("http/protobuf" or "grpc").
+func WithProtocol(p string) Option { return optionFunc(func(c *config) { c.protocol = p }) }
+
+// WithResource sets the resource; the default merges resource.Default() with
+// the OTEL_SERVICE_NAME / OTEL_RESOURCE_ATTRIBUTES environment.
+func WithResource(r *resource.Resource) Option {
+	return optionFunc(func(c *config) {
+		if r != nil {
+			c.resource = r
+		}
+	})
+}
+
+// WithSynchronousExport exports each record before Emit returns (a simple
+// processor) instead of batching. Every audited operation then waits for the
+// Collector; use it only where losing a buffered record on a crash is worse
+// than that latency.
+func WithSynchronousExport() Option { return optionFunc(func(c *config) { c.sync = true }) }
+
+// WithBatchOptions passes options to the batch processor (ignored with
+// [WithSynchronousExport]).
+func WithBatchOptions(opts ...sdklog.BatchProcessorOption) Option {
+	return optionFunc(func(c *config) { c.batchOpts = append(c.batchOpts, opts...) })
+}
+
+// WithExporter replaces the OTLP exporter (for tests, or another transport).
+func WithExporter(e sdklog.Exporter) Option { return optionFunc(func(c *config) { c.exporter = e }) }
+
+// WithProcessor adds a processor that runs before the exporting one (for
+// example, one that counts or redacts records).
+func WithProcessor(p sdklog.Processor) Option {
+	return optionFunc(func(c *config) { c.processors = append(c.processors, p) })
+}
+
+// NewLoggerProvider returns a LoggerProvider dedicated to audit, exporting over
+// OTLP as configured by the environment (see the package documentation). The
+// caller owns it: Shutdown flushes the records still buffered.
+//
+// Creating the exporter does not connect, so an unreachable Collector is not an
+// error here; export failures go to the OpenTelemetry error handler.
+func NewLoggerProvider(ctx context.Context, opts ...Option) (*sdklog.LoggerProvider, error) {
+	c := config{getenv: os.Getenv}
+	for _, o := range opts {
+		o.apply(&c)
+	}
+	exp := c.exporter
+	if exp == nil {
+		var err error
+		exp, err = newExporter(ctx, c.resolveProtocol())
+		if err != nil {
+			return nil, err
+		}
+	}
+	res := c.resource
+	if res == nil {
+		var err error
+		res, err = resource.Merge(resource.Default(), resource.Environment())
+		if err != nil {
+			// A conflicting schema URL is the only failure; fall back rather
+			// than lose the audit pipeline.
+			res = resource.Environment()
+		}
+	}
+	var proc sdklog.Processor
+	if c.sync {
+		proc = sdklog.NewSimpleProcessor(exp)
+	} else {
+		proc = sdklog.NewBatchProcessor(exp, c.batchOpts...)
+	}
+	popts := []sdklog.LoggerProviderOption{sdklog.WithResource(res)}
+	for _, p := range c.processors {
+		popts = append(popts, sdklog.WithProcessor(p))
+	}
+	popts = append(popts, sdklog.WithProcessor(proc))
+	return sdklog.NewLoggerProvider(popts...), nil
+}
+
+func (c *config) resolveProtocol() string {
+	if c.protocol != "" {
+		return c.protocol
+	}
+	if p := c.getenv("OTEL_EXPORTER_OTLP_LOGS_PROTOCOL"); p != "" {
+		return p
+	}
+	if p := c.getenv("OTEL_EXPORTER_OTLP_PROTOCOL"); p != "" {
+		return p
+	}
+	return ProtocolHTTP
+}
+
+func newExporter(ctx context.Context, protocol string) (sdklog.Exporter, error) {
+	switch strings.TrimSpace(strings.ToLower(protocol)) {
+	case ProtocolHTTP, "http":
+		return otlploghttp.New(ctx)
+	case "http/json":
+		return nil, fmt.Errorf("auditotlp: OTLP protocol %q is not supported by the Go exporter; use %q or %q", protocol, ProtocolHTTP, ProtocolGRPC)
+	case ProtocolGRPC:
+		return otlploggrpc.New(ctx)
+	default:
+		return nil, fmt.Errorf("auditotlp: unknown OTLP protocol %q in OTEL_EXPORTER_OTLP_(LOGS_)PROTOCOL; use %q or %q", protocol, ProtocolHTTP, ProtocolGRPC)
+	}
+}

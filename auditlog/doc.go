@@ -1,0 +1,48 @@
+// Package auditlog records tenant-isolation decisions as audit events and
+// delivers them to sinks.
+//
+// Audit is one of TenantShield's two reporting paths (the other is tracing, in
+// package otelobs). The two are independent: registering a sink turns audit on,
+// whatever the tracing gate says, and enabling tracing never registers a sink.
+// With no sink registered, [Bus.Enabled] is false and emitting costs a single
+// atomic load, so callers check it before they build an [Event].
+//
+// # Events
+//
+// An [Event] carries a unique ID (a time-ordered UUIDv7), a per-bus sequence
+// number, the time (UTC), its [Type] (CONTEXT_BOUND, CONTEXT_RELEASED,
+// POLICY_ALLOW, POLICY_DENY, ENFORCEMENT_VIOLATION, ENFORCEMENT_BYPASS,
+// SINK_FAILURE), the bound tenant, the attempted tenant of a violation, the
+// table and model, the operation, a reason, an [Outcome], the trace and span
+// IDs of the span active in the emitting context, the caller location of a
+// bypass and free attributes. The names of the types are a contract: SIEM rules
+// and Collector routes match on them.
+//
+// # The bus and its sinks
+//
+// A [Bus] delivers every event synchronously, in registration order, to each
+// registered [Sink]. Registration is one line and idempotent:
+//
+//	auditlog.Register(auditlog.NewSlogSink(slog.Default()))
+//
+// A sink that returns an error or panics never breaks the caller. Every other
+// sink receives one SINK_FAILURE event naming the failing sink, the original
+// event type and the error; a failure while delivering SINK_FAILURE is not
+// re-reported to sinks (no recursion). Every failure is also passed to the
+// bus's error handler (default: otel.Handle) and counted ([Bus.Failures]), so a
+// single failing sink never fails silently.
+//
+// Sinks provided: [MemorySink] (tests), [SlogSink] (log/slog: WARN for
+// violations, bypasses, denies and sink failures, INFO for the rest),
+// [JSONSink] (JSON lines to an io.Writer) and [OTelSink], which emits OTel log
+// records through a log.LoggerProvider that the caller passes in. The OTel sink
+// never falls back to the global LoggerProvider: a silently no-op audit trail is
+// a compliance failure. Package auditlog/auditotlp builds a dedicated SDK
+// LoggerProvider with an OTLP exporter configured from the standard
+// OTEL_EXPORTER_OTLP_* environment, so audit records travel on their own
+// pipeline, apart from application logs.
+//
+// The package-level functions ([Register], [Unregister], [Emit], [Enabled])
+// act on [Default], the process-wide bus that TenantShield's other packages use
+// unless they are given a bus of their own.
+package auditlog

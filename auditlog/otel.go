@@ -1,0 +1,133 @@
+package auditlog
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/log"
+)
+
+// ScopeName is the instrumentation scope name of the audit logger.
+const ScopeName = "github.com/tenantshield/tenantshield-go/auditlog"
+
+// Version is the version of this module, recorded as the instrumentation
+// scope version.
+func Version() string { return version }
+
+const version = "0.1.0"
+
+// Attribute keys of audit log records. DB keys follow the stable OTel database
+// semantic conventions; tenant keys are this project's own (OTel has none yet).
+const (
+	AttrEventID         = attribute.Key("audit.event.id")
+	AttrSequence        = attribute.Key("audit.sequence")
+	AttrOutcome         = attribute.Key("audit.outcome")
+	AttrReason          = attribute.Key("audit.reason")
+	AttrModel           = attribute.Key("audit.model")
+	AttrTenantID        = attribute.Key("tenant.id")
+	AttrAttemptedTenant = attribute.Key("tenant.attempted_id")
+	AttrTable           = attribute.Key("db.collection.name")
+	AttrOperation       = attribute.Key("db.operation.name")
+	AttrCodeFile        = attribute.Key("code.file.path")
+	AttrCodeLine        = attribute.Key("code.line.number")
+	AttrCodeFunction    = attribute.Key("code.function.name")
+)
+
+// ErrNoLoggerProvider is returned by [NewOTelSink] when no LoggerProvider is
+// given.
+var ErrNoLoggerProvider = errors.New("auditlog: NewOTelSink needs a log.LoggerProvider dedicated to audit " +
+	"(build one with auditotlp.NewLoggerProvider); the global LoggerProvider is never used for audit, " +
+	"because a silently no-op audit trail is a compliance failure")
+
+// OTelSink emits events as OpenTelemetry log records through a
+// log.LoggerProvider that the caller passes in: each record has the event type
+// as its EventName, a WARN (alerts) or INFO severity, the event's fields as
+// attributes, and the trace correlation of the context it is emitted with.
+type OTelSink struct {
+	logger log.Logger
+}
+
+// NewOTelSink returns a sink that emits through provider. It never falls back
+// to the global LoggerProvider: a nil provider is an error.
+func NewOTelSink(provider log.LoggerProvider) (*OTelSink, error) {
+	if provider == nil {
+		return nil, ErrNoLoggerProvider
+	}
+	l := provider.Logger(ScopeName, log.WithInstrumentationVersion(Version()))
+	return &OTelSink{logger: l}, nil
+}
+
+// Severity returns the OTel severity of events of type t.
+func Severity(t Type) log.Severity {
+	if t.Alert() {
+		return log.SeverityWarn
+	}
+	return log.SeverityInfo
+}
+
+// Emit emits e as a log record. The Logs API reports no errors, so Emit only
+// fails if the sink was built without [NewOTelSink].
+func (s *OTelSink) Emit(ctx context.Context, e Event) error {
+	if s == nil || s.logger == nil {
+		return ErrNoLoggerProvider
+	}
+	sev := Severity(e.Type)
+	if !s.logger.Enabled(ctx, log.EnabledParameters{Severity: sev, EventName: string(e.Type)}) {
+		return nil
+	}
+	var r log.Record
+	r.SetEventName(string(e.Type))
+	r.SetTimestamp(e.Time)
+	r.SetObservedTimestamp(time.Now())
+	r.SetSeverity(sev)
+	r.SetSeverityText(sev.String())
+	r.SetBody(attribute.StringValue(summary(e)))
+	attrs := make([]attribute.KeyValue, 0, 14+len(e.Attributes))
+	attrs = append(attrs, AttrEventID.String(e.ID), AttrSequence.Int64(int64(e.Seq)))
+	add := func(k attribute.Key, v string) {
+		if v != "" {
+			attrs = append(attrs, k.String(v))
+		}
+	}
+	add(AttrOutcome, string(e.Outcome))
+	add(AttrReason, e.Reason)
+	add(AttrTenantID, e.Tenant)
+	add(AttrAttemptedTenant, e.AttemptedTenant)
+	add(AttrTable, e.Table)
+	add(AttrModel, e.Model)
+	add(AttrOperation, e.Operation)
+	if !e.Caller.IsZero() {
+		attrs = append(attrs, AttrCodeFile.String(e.Caller.File), AttrCodeLine.Int(e.Caller.Line))
+		add(AttrCodeFunction, e.Caller.Function)
+	}
+	attrs = append(attrs, e.Attributes...)
+	r.AddAttributes(attrs...)
+	s.logger.Emit(ctx, r)
+	return nil
+}
+
+// summary is the human-readable body of a record.
+func summary(e Event) string {
+	s := string(e.Type)
+	if e.Tenant != "" {
+		s += " tenant=" + e.Tenant
+	}
+	if e.AttemptedTenant != "" {
+		s += " attempted=" + e.AttemptedTenant
+	}
+	if e.Operation != "" {
+		s += " op=" + e.Operation
+	}
+	if e.Table != "" {
+		s += " table=" + e.Table
+	}
+	if e.Outcome != "" {
+		s += " outcome=" + string(e.Outcome)
+	}
+	if e.Reason != "" {
+		s += ": " + e.Reason
+	}
+	return s
+}
