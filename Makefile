@@ -1,0 +1,150 @@
+# Developer and CI entry points for tenantshield-go.
+#
+# Run `make` or `make help` for the list of targets. Every variable assigned
+# with ?= can be overridden from the environment or the command line, e.g.
+#   make bench BENCH=Scope COUNT=10 PKG=./scope/...
+#   make test TS_PG_DSN='postgres://me@db:5432/test?sslmode=disable'
+
+SHELL := bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := help
+MAKEFLAGS += --no-print-directory
+
+GO ?= go
+
+# Absolute path of the repository root (the directory holding this Makefile),
+# so that `make -C path/to/repo` works from anywhere.
+ROOT := $(patsubst %/,%,$(dir $(abspath $(lastword $(MAKEFILE_LIST)))))
+
+# ---------------------------------------------------------------------------
+# Database tiers of the test suite. Tests read these variables; with
+# TS_REQUIRE_DBS empty a test whose database is unreachable skips, with
+# TS_REQUIRE_DBS=1 (as in CI) it fails.
+export TS_PG_DSN ?= postgres://postgres@127.0.0.1:5432/test?sslmode=disable
+export TS_MYSQL_DSN ?= root@tcp(127.0.0.1:3306)/test?parseTime=true&multiStatements=false
+export TS_REQUIRE_DBS ?=
+
+# ---------------------------------------------------------------------------
+# Tools (golangci-lint, benchstat) are pinned by the separate module in
+# tools/lint and built from source. Building golangci-lint takes minutes, so
+# the binaries live in a cache OUTSIDE the checkout, in a directory keyed by
+# the hash of tools/lint/go.sum and the Go version: a fresh clone with the same
+# pins reuses them, and changing a pin (or Go) builds a new set.
+TOOLS_MOD := $(ROOT)/tools/lint
+TOOLS_SUM := $(TOOLS_MOD)/go.sum
+TOOLS_HASH := $(shell (sha256sum '$(TOOLS_SUM)' || shasum -a 256 '$(TOOLS_SUM)') 2>/dev/null | cut -c1-12)
+GO_VERSION := $(shell $(GO) env GOVERSION)
+TOOLS_CACHE ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/tenantshield-go/tools
+TOOLS_BIN := $(TOOLS_CACHE)/$(TOOLS_HASH)-$(GO_VERSION)
+GOLANGCI_LINT := $(TOOLS_BIN)/golangci-lint
+BENCHSTAT := $(TOOLS_BIN)/benchstat
+GOLANGCI_LINT_PKG := github.com/golangci/golangci-lint/v2/cmd/golangci-lint
+BENCHSTAT_PKG := golang.org/x/perf/cmd/benchstat
+
+# Benchmarks: pattern, repetitions (benchstat wants >= 6 for confidence
+# intervals), time per benchmark, packages and output file.
+BENCH ?= .
+COUNT ?= 6
+BENCHTIME ?= 1s
+PKG ?= ./...
+BENCH_OUT ?= bench.txt
+
+# Fuzzing: time given to each Fuzz* target by `make fuzz`, and to each target
+# by `make ci`.
+FUZZTIME ?= 10s
+CI_FUZZTIME ?= 5s
+
+# Test timeout for the full suite.
+TEST_TIMEOUT ?= 20m
+
+COVER_OUT ?= coverage.out
+
+.PHONY: help
+help: ## Show this help.
+	@echo 'Usage: make <target> [VAR=value ...]'
+	@echo
+	@grep -hE '^[a-zA-Z0-9_.-]+:.*## ' $(MAKEFILE_LIST) | sort | \
+		awk 'BEGIN {FS = ":.*## "}; {printf "  %-12s %s\n", $$1, $$2}'
+	@echo
+	@echo 'Tools cache: $(TOOLS_BIN)'
+
+.PHONY: test
+test: ## Full test suite with the race detector (PostgreSQL/MariaDB tiers via TS_PG_DSN, TS_MYSQL_DSN).
+	cd '$(ROOT)' && $(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) ./...
+
+.PHONY: test-short
+test-short: ## Quick tests: go test -short ./... (no race detector).
+	cd '$(ROOT)' && $(GO) test -short ./...
+
+.PHONY: lint
+lint: $(GOLANGCI_LINT) ## go vet, golangci-lint (.golangci.yml) and a go mod tidy check.
+	cd '$(ROOT)' && $(GO) vet ./...
+	cd '$(ROOT)' && '$(GOLANGCI_LINT)' run ./...
+	@$(MAKE) tidy-check
+
+.PHONY: tidy-check
+tidy-check: ## Fail if go mod tidy would change go.mod/go.sum (root and tools/lint).
+	@cd '$(ROOT)' && if ! $(GO) mod tidy -diff; then \
+		echo 'go.mod/go.sum are not tidy: run `go mod tidy` at the repository root' >&2; exit 1; fi
+	@cd '$(TOOLS_MOD)' && if ! GOWORK=off $(GO) mod tidy -diff; then \
+		echo 'tools/lint/go.mod/go.sum are not tidy: run `go mod tidy` in tools/lint' >&2; exit 1; fi
+
+.PHONY: bench
+bench: $(BENCHSTAT) ## Benchmarks (BENCH, COUNT, BENCHTIME, PKG) into bench.txt, summarised by benchstat.
+	cd '$(ROOT)' && $(GO) test -run '^$$' -bench '$(BENCH)' -benchmem -benchtime '$(BENCHTIME)' -count $(COUNT) $(PKG) | tee '$(BENCH_OUT)'
+	cd '$(ROOT)' && '$(BENCHSTAT)' '$(BENCH_OUT)'
+
+.PHONY: fuzz
+fuzz: ## Run every Fuzz* target of the library for FUZZTIME each (default 10s).
+	@cd '$(ROOT)'; \
+	listed=$$($(GO) list -f '{{if or .TestGoFiles .XTestGoFiles}}{{.ImportPath}}{{end}}' ./...); \
+	pkgs=$$(grep -v '/examples\(/\|$$\)' <<<"$$listed" || true); \
+	n=0; \
+	for pkg in $$pkgs; do \
+		listed=$$($(GO) test -list '^Fuzz' "$$pkg"); \
+		targets=$$(grep '^Fuzz' <<<"$$listed" || true); \
+		for t in $$targets; do \
+			n=$$((n + 1)); \
+			echo "=== fuzz $$pkg $$t ($(FUZZTIME))"; \
+			$(GO) test -run '^$$' -fuzz "^$$t\$$" -fuzztime '$(FUZZTIME)' "$$pkg"; \
+		done; \
+	done; \
+	echo "fuzz: $$n target(s) run for $(FUZZTIME) each"
+
+.PHONY: cover
+cover: ## Race-enabled coverage of all packages into coverage.out, then print the total.
+	cd '$(ROOT)' && $(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) -coverprofile='$(COVER_OUT)' -coverpkg=./... ./...
+	@cd '$(ROOT)' && $(GO) tool cover -func='$(COVER_OUT)' | tail -n 1
+
+.PHONY: demo
+demo: ## Run the quickstart example (go run ./examples/quickstart).
+	cd '$(ROOT)' && $(GO) run ./examples/quickstart
+
+.PHONY: ci
+ci: ## What .ci/run runs after its database checks: lint, test, then fuzz for CI_FUZZTIME (5s).
+	@echo '>>> make lint'
+	@$(MAKE) lint
+	@echo '>>> make test'
+	@$(MAKE) test
+	@echo '>>> make fuzz FUZZTIME=$(CI_FUZZTIME)'
+	@$(MAKE) fuzz FUZZTIME='$(CI_FUZZTIME)'
+
+.PHONY: tools
+tools: $(GOLANGCI_LINT) $(BENCHSTAT) ## Build golangci-lint and benchstat into the tools cache (once per tools/lint/go.sum).
+	@'$(GOLANGCI_LINT)' version
+	@echo 'tools in $(TOOLS_BIN)'
+
+# Build into a temporary name and rename, so that an interrupted build never
+# leaves a truncated binary that later runs would trust. GOWORK=off keeps a
+# developer's go.work from changing the pinned versions; -trimpath keeps the
+# checkout path out of the shared binary.
+$(GOLANGCI_LINT):
+	@mkdir -p '$(TOOLS_BIN)'
+	@echo 'building golangci-lint into $(TOOLS_BIN) (a cold build takes several minutes)'
+	cd '$(TOOLS_MOD)' && GOWORK=off $(GO) build -trimpath -buildvcs=false -o '$@.tmp' $(GOLANGCI_LINT_PKG)
+	@mv -f '$@.tmp' '$@'
+
+$(BENCHSTAT):
+	@mkdir -p '$(TOOLS_BIN)'
+	cd '$(TOOLS_MOD)' && GOWORK=off $(GO) build -trimpath -buildvcs=false -o '$@.tmp' $(BENCHSTAT_PKG)
+	@mv -f '$@.tmp' '$@'
