@@ -238,7 +238,7 @@ func (b *Bus) Emit(ctx context.Context, e Event) {
 			if err := deliver(ctx, s, fe); err != nil {
 				// Reported to the handler and counted, never re-delivered:
 				// a failure about a failure must not recurse.
-				b.fail(s, fe, err)
+				_ = b.fail(s, fe, err)
 			}
 		}
 	}

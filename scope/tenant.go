@@ -96,8 +96,8 @@ func (v *Validator) check(id string) string {
 	if id == "" {
 		return "it is empty"
 	}
-	if max := v.maxLength(); len(id) > max {
-		return "it is " + strconv.Itoa(len(id)) + " bytes long; the limit is " + strconv.Itoa(max)
+	if limit := v.maxLength(); len(id) > limit {
+		return "it is " + strconv.Itoa(len(id)) + " bytes long; the limit is " + strconv.Itoa(limit)
 	}
 	if v.Pattern == nil {
 		// Fast path for the default charset: ASCII only, so the generic
@@ -108,13 +108,24 @@ func (v *Validator) check(id string) string {
 			case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9':
 			case i > 0 && (c == '.' || c == '_' || c == ':' || c == '-'):
 			case c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f':
-				return "it contains whitespace at byte " + strconv.Itoa(i)
+				return "it contains whitespace " + strconv.QuoteRuneToASCII(rune(c)) + " at byte " + strconv.Itoa(i)
 			case c < 0x20 || c == 0x7f:
-				return "it contains a control character at byte " + strconv.Itoa(i)
+				return "it contains a control character " + strconv.QuoteRuneToASCII(rune(c)) + " at byte " + strconv.Itoa(i)
 			case i == 0 && (c == '.' || c == '_' || c == ':' || c == '-'):
 				return "it must start with a letter or digit"
 			default:
-				return "it contains " + strconv.QuoteRune(firstRune(id[i:])) + " at byte " + strconv.Itoa(i) + "; allowed: " + charsetHelp
+				r, size := utf8.DecodeRuneInString(id[i:])
+				switch {
+				case r == utf8.RuneError && size <= 1:
+					return "it is not valid UTF-8 at byte " + strconv.Itoa(i)
+				case unicode.IsSpace(r):
+					return "it contains whitespace " + strconv.QuoteRuneToASCII(r) + " at byte " + strconv.Itoa(i)
+				case unicode.IsControl(r):
+					return "it contains a control character " + strconv.QuoteRuneToASCII(r) + " at byte " + strconv.Itoa(i)
+				case unicode.Is(unicode.Cf, r):
+					return "it contains an invisible format character " + strconv.QuoteRuneToASCII(r) + " at byte " + strconv.Itoa(i)
+				}
+				return "it contains " + strconv.QuoteRuneToASCII(r) + " at byte " + strconv.Itoa(i) + "; allowed: " + charsetHelp
 			}
 		}
 		return ""
@@ -126,9 +137,9 @@ func (v *Validator) check(id string) string {
 				return "it is not valid UTF-8 at byte " + strconv.Itoa(i)
 			}
 		case unicode.IsSpace(r):
-			return "it contains whitespace at byte " + strconv.Itoa(i)
+			return "it contains whitespace " + strconv.QuoteRuneToASCII(r) + " at byte " + strconv.Itoa(i)
 		case unicode.IsControl(r):
-			return "it contains a control character at byte " + strconv.Itoa(i)
+			return "it contains a control character " + strconv.QuoteRuneToASCII(r) + " at byte " + strconv.Itoa(i)
 		case unicode.Is(unicode.Cf, r):
 			return "it contains an invisible format character " + strconv.QuoteRuneToASCII(r) + " at byte " + strconv.Itoa(i)
 		}
@@ -139,17 +150,12 @@ func (v *Validator) check(id string) string {
 	return ""
 }
 
-func firstRune(s string) rune {
-	r, _ := utf8.DecodeRuneInString(s)
-	return r
-}
-
 // display quotes a possibly hostile id for an error message, truncated so a
 // huge input cannot flood logs.
 func display(id string) string {
-	const max = 80
-	if len(id) > max {
-		cut := max
+	const limit = 80
+	if len(id) > limit {
+		cut := limit
 		for cut > 0 && !utf8.RuneStart(id[cut]) {
 			cut--
 		}

@@ -1,0 +1,84 @@
+// Package bunhook enforces tenant isolation on the ORM bun
+// (github.com/uptrace/bun): every query on a tenant-owned table is scoped to
+// the tenant bound in its context (package scope), or explicitly bypassed and
+// audited, or it never reaches the database.
+//
+// # Declaring tenant-owned models
+//
+// A model is tenant-owned when it embeds [TenantOwned] by value and has a
+// string column holding the tenant, "tenant_id" unless the embedded field's
+// `tenant` tag names another:
+//
+//	type Invoice struct {
+//		bun.BaseModel `bun:"table:invoices,alias:invoice"`
+//		bunhook.TenantOwned
+//		ID       int64  `bun:",pk,autoincrement"`
+//		TenantID string `bun:",notnull"`
+//		Number   string
+//	}
+//
+//	type Order struct {
+//		bun.BaseModel `bun:"table:orders"`
+//		bunhook.TenantOwned `tenant:"org_id"`
+//		ID    int64  `bun:",pk,autoincrement"`
+//		OrgID string `bun:"org_id,notnull"`
+//	}
+//
+// Tables that are not tenant-owned are never touched.
+//
+// # Opening the database
+//
+// [Open] (or the driver helpers in bunhook/sqlitedb, bunhook/pgdb and
+// bunhook/mysqldb) returns the application's *bun.DB with all layers
+// installed; register the tenant-owned models there ([WithModels]) so that
+// raw SQL over their tables is guarded from the first query:
+//
+//	db, err := sqlitedb.Open("file::memory:?cache=shared", bunhook.WithModels((*Invoice)(nil)))
+//
+// # How it enforces
+//
+// Layer 1, the model hooks on [TenantOwned]: SELECT (Scan, ScanAndCount),
+// UPDATE and DELETE (soft deletes included) get the tenant predicate, and
+// has-one/belongs-to joins of tenant tables get it in their ON clause; INSERT
+// and UPDATE rows get an empty tenant filled and a foreign one rejected
+// ([scope.ErrCrossTenant]); a top-level WhereOr, which would let rows escape
+// the predicate, is rejected with a message to use WhereGroup; a query with no
+// tenant bound fails with [scope.ErrNoTenant].
+//
+// Layer 2, the guard [QueryHook], sees the final SQL of every statement,
+// including the paths where bun runs no model hook (Count, Exists, Rows,
+// SelectQuery.Exec, the count of ScanAndCount with a limit, map models,
+// Table() without a model, NewRaw, DB/Tx/Conn ExecContext and QueryContext,
+// MERGE, TRUNCATE, DDL). It verifies that every occurrence of every
+// tenant-owned table is restricted to the bound tenant and that no write
+// moves a row to another tenant. A model-based SELECT that bun did not hook
+// (Count, Exists, Rows, Exec) is re-rendered with the tenant predicate and
+// verified again, so it is scoped automatically. Anything else that cannot be
+// verified is blocked with an error matching [scope.ErrUnscopedQuery] (or
+// ErrNoTenant, ErrCrossTenant) whose message names the fix.
+//
+// Layer 3, a driver.Connector wrapper, turns the guard's veto into the
+// caller's error before the statement leaves the process (on DB, Tx and Conn
+// alike), executes the re-rendered statements, and on PostgreSQL sets
+// app.tenant_id transaction-locally in every transaction (for row-level
+// security policies, layer 4, see [RLSPolicySQL]) without ever leaving a
+// session value for the next user of a pooled connection.
+//
+// # Bypass, report-only mode and reporting
+//
+// A context marked with scope.WithBypass runs unscoped; every statement on a
+// tenant table under it is audited as ENFORCEMENT_BYPASS with the reason and
+// the caller's location. [WithMode](ModeReport) audits and traces would-be
+// blocks without blocking, for rolling the module out on an existing
+// codebase. Every blocked operation is reported on both paths: a
+// tenant.read.blocked or tenant.write.blocked span event when observability
+// is on, and an ENFORCEMENT_VIOLATION audit record when a sink is registered.
+//
+// # What you lose by building the *bun.DB another way
+//
+// The model hooks find their configuration through the connector that Open
+// installs. On a *bun.DB built with bun.NewDB over your own *sql.DB, queries
+// on tenant-owned models fail closed with [ErrNotInstalled]; queries that run
+// no model hook (raw SQL, Table(), map models, Count, ...) are not guarded at
+// all, and nothing can block a statement before it leaves the process.
+package bunhook

@@ -1,0 +1,335 @@
+package bunhook_test
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/hex"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/go-sql-driver/mysql"
+	"github.com/uptrace/bun"
+	"github.com/uptrace/bun/dialect/mysqldialect"
+	"github.com/uptrace/bun/dialect/pgdialect"
+	"github.com/uptrace/bun/dialect/sqlitedialect"
+	"github.com/uptrace/bun/driver/pgdriver"
+	"github.com/uptrace/bun/driver/sqliteshim"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+
+	"github.com/tenantshield/tenantshield-go/auditlog"
+	"github.com/tenantshield/tenantshield-go/bunhook"
+	"github.com/tenantshield/tenantshield-go/bunhook/mysqldb"
+	"github.com/tenantshield/tenantshield-go/bunhook/pgdb"
+	"github.com/tenantshield/tenantshield-go/bunhook/sqlitedb"
+	"github.com/tenantshield/tenantshield-go/otelobs"
+	"github.com/tenantshield/tenantshield-go/scope"
+)
+
+// Test models: three related tenant-owned tables and one shared table.
+
+type Customer struct {
+	bun.BaseModel `bun:"table:customers,alias:customer"`
+	bunhook.TenantOwned
+	ID       int64  `bun:",pk,autoincrement"`
+	TenantID string `bun:",notnull"`
+	Name     string `bun:",notnull"`
+}
+
+type Invoice struct {
+	bun.BaseModel `bun:"table:invoices,alias:invoice"`
+	bunhook.TenantOwned
+	ID         int64     `bun:",pk,autoincrement"`
+	TenantID   string    `bun:",notnull"`
+	Number     string    `bun:",notnull"`
+	CustomerID int64     `bun:",nullzero"`
+	Customer   *Customer `bun:"rel:belongs-to,join:customer_id=id"`
+	Items      []*Item   `bun:"rel:has-many,join:id=invoice_id"`
+}
+
+type Item struct {
+	bun.BaseModel `bun:"table:items,alias:item"`
+	bunhook.TenantOwned
+	ID        int64     `bun:",pk,autoincrement"`
+	TenantID  string    `bun:",notnull"`
+	InvoiceID int64     `bun:",notnull"`
+	Name      string    `bun:",notnull"`
+	DeletedAt time.Time `bun:",soft_delete,nullzero"`
+}
+
+type Currency struct {
+	bun.BaseModel `bun:"table:currencies,alias:currency"`
+	Code          string `bun:",pk"`
+	Name          string `bun:",notnull"`
+}
+
+var allModels = []any{(*Customer)(nil), (*Invoice)(nil), (*Item)(nil)}
+
+// env returns the DSN of a database tier, or skips (or, with TS_REQUIRE_DBS
+// set, fails) when it is not configured.
+func env(t testing.TB, name string) string {
+	t.Helper()
+	dsn := os.Getenv(name)
+	if dsn == "" {
+		if os.Getenv("TS_REQUIRE_DBS") != "" {
+			t.Fatalf("%s is not set but TS_REQUIRE_DBS is: the PostgreSQL and MariaDB tiers must run", name)
+		}
+		t.Skipf("%s not set: skipping this database tier (make test sets it)", name)
+	}
+	return dsn
+}
+
+// testDB is one isolated database (a SQLite file, a PostgreSQL schema or a
+// MariaDB database) with an enforced handle and a separate raw handle for
+// checking the true state.
+type testDB struct {
+	kind string  // sqlite, pg, pgx, mysql
+	db   *bun.DB // enforced
+	raw  *bun.DB // no hooks, no connector: the truth
+	bus  *auditlog.Bus
+	sink *auditlog.MemorySink
+	obs  *otelobs.Observer
+	sr   *tracetest.SpanRecorder
+}
+
+var dbKinds = []string{"sqlite", "pg", "pgx", "mysql"}
+
+func randName(prefix string) string {
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	return prefix + hex.EncodeToString(b[:])
+}
+
+// openTestDB opens an isolated database of the given kind.
+func openTestDB(t testing.TB, kind string, extra ...bunhook.Option) *testDB {
+	t.Helper()
+	ctx := context.Background()
+	sink := auditlog.NewMemorySink()
+	bus := auditlog.NewBus()
+	bus.Register(sink)
+	sr := tracetest.NewSpanRecorder()
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(sr))
+	t.Cleanup(func() { _ = tp.Shutdown(context.Background()) })
+	obs := otelobs.New(otelobs.WithTracerProvider(tp))
+	opts := append([]bunhook.Option{bunhook.WithAuditBus(bus), bunhook.WithObserver(obs), bunhook.WithModels(allModels...)}, extra...)
+	td := &testDB{kind: kind, bus: bus, sink: sink, obs: obs, sr: sr}
+	var err error
+	switch kind {
+	case "sqlite":
+		path := filepath.Join(t.TempDir(), "test.db")
+		dsn := "file:" + path + "?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)"
+		td.db, err = sqlitedb.Open(dsn, opts...)
+		if err == nil {
+			var sqldb *sql.DB
+			sqldb, err = sql.Open(sqliteshim.ShimName, dsn)
+			td.raw = bun.NewDB(sqldb, sqlitedialect.New())
+		}
+	case "pg", "pgx":
+		base := env(t, "TS_PG_DSN")
+		schema := randName("ts_")
+		admin := sql.OpenDB(pgdriver.NewConnector(pgdriver.WithDSN(base)))
+		if _, err := admin.ExecContext(ctx, "CREATE SCHEMA "+schema); err != nil {
+			_ = admin.Close()
+			t.Fatalf("PostgreSQL at TS_PG_DSN is unreachable or refused CREATE SCHEMA: %v", err)
+		}
+		t.Cleanup(func() {
+			_, _ = admin.ExecContext(context.Background(), "DROP SCHEMA "+schema+" CASCADE")
+			_ = admin.Close()
+		})
+		dsn := withQuery(base, "search_path", schema)
+		if kind == "pg" {
+			td.db, err = pgdb.Open(dsn, opts...)
+		} else {
+			td.db, err = pgdb.OpenPgx(dsn, opts...)
+		}
+		td.raw = bun.NewDB(sql.OpenDB(pgdriver.NewConnector(pgdriver.WithDSN(dsn))), pgdialect.New())
+	case "mysql":
+		base := env(t, "TS_MYSQL_DSN")
+		name := randName("ts_")
+		admin, aerr := sql.Open("mysql", base)
+		if aerr == nil {
+			_, aerr = admin.ExecContext(ctx, "CREATE DATABASE "+name)
+		}
+		if aerr != nil {
+			t.Fatalf("MariaDB at TS_MYSQL_DSN is unreachable or refused CREATE DATABASE: %v", aerr)
+		}
+		t.Cleanup(func() {
+			_, _ = admin.ExecContext(context.Background(), "DROP DATABASE "+name)
+			_ = admin.Close()
+		})
+		cfg, perr := mysql.ParseDSN(base)
+		if perr != nil {
+			t.Fatal(perr)
+		}
+		cfg.DBName = name
+		cfg.ParseTime = true
+		dsn := cfg.FormatDSN()
+		td.db, err = mysqldb.Open(dsn, opts...)
+		var sqldb *sql.DB
+		sqldb, _ = sql.Open("mysql", dsn)
+		td.raw = bun.NewDB(sqldb, mysqldialect.New())
+	default:
+		t.Fatalf("unknown db kind %q", kind)
+	}
+	if err != nil {
+		t.Fatalf("open %s: %v", kind, err)
+	}
+	t.Cleanup(func() {
+		_ = td.db.Close()
+		_ = td.raw.Close()
+	})
+	td.createSchema(t)
+	return td
+}
+
+func withQuery(dsn, k, v string) string {
+	u, err := url.Parse(dsn)
+	if err != nil {
+		return dsn
+	}
+	q := u.Query()
+	q.Set(k, v)
+	u.RawQuery = q.Encode()
+	return u.String()
+}
+
+// eachDB runs fn on every database kind, in parallel subtests.
+func eachDB(t *testing.T, fn func(t *testing.T, td *testDB)) {
+	t.Helper()
+	for _, kind := range dbKinds {
+		t.Run(kind, func(t *testing.T) {
+			t.Parallel()
+			fn(t, openTestDB(t, kind))
+		})
+	}
+}
+
+func bypassCtx(t testing.TB) context.Context {
+	t.Helper()
+	ctx, err := scope.WithBypass(context.Background(), "test fixture")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ctx
+}
+
+func (td *testDB) createSchema(t testing.TB) {
+	t.Helper()
+	ctx := bypassCtx(t)
+	for _, m := range []any{(*Customer)(nil), (*Invoice)(nil), (*Item)(nil), (*Currency)(nil)} {
+		if _, err := td.db.NewCreateTable().Model(m).Exec(ctx); err != nil {
+			t.Fatalf("create table for %T: %v", m, err)
+		}
+	}
+	td.sink.Reset()
+}
+
+func tenantCtx(t testing.TB, id string) context.Context {
+	t.Helper()
+	return scope.NewContext(context.Background(), scope.MustParse(id))
+}
+
+// seed inserts, through the raw handle, customers, invoices and items for
+// tenants A and B and returns the invoice ids per tenant.
+func (td *testDB) seed(t testing.TB) map[string][]int64 {
+	t.Helper()
+	ctx := context.Background()
+	ids := map[string][]int64{}
+	exec := func(q string, args ...any) {
+		if _, err := td.raw.ExecContext(ctx, q, args...); err != nil {
+			t.Fatalf("seed %q: %v", q, err)
+		}
+	}
+	id := int64(0)
+	for _, tenant := range []string{"A", "B"} {
+		for c := 1; c <= 2; c++ {
+			id++
+			exec("INSERT INTO customers (id, tenant_id, name) VALUES (?, ?, ?)", id, tenant, fmt.Sprintf("cust-%s-%d", tenant, c))
+		}
+	}
+	inv := int64(0)
+	for _, tenant := range []string{"A", "B"} {
+		for n := 1; n <= 3; n++ {
+			inv++
+			cust := int64(1)
+			if tenant == "B" {
+				cust = 3
+			}
+			exec("INSERT INTO invoices (id, tenant_id, number, customer_id) VALUES (?, ?, ?, ?)", inv, tenant, fmt.Sprintf("%s-%d", tenant, n), cust)
+			ids[tenant] = append(ids[tenant], inv)
+			exec("INSERT INTO items (id, tenant_id, invoice_id, name) VALUES (?, ?, ?, ?)", inv, tenant, inv, fmt.Sprintf("item-%s-%d", tenant, n))
+		}
+	}
+	if td.kind == "pg" || td.kind == "pgx" {
+		for _, tbl := range []string{"customers", "invoices", "items"} {
+			exec("SELECT setval(pg_get_serial_sequence('" + tbl + "', 'id'), 100)")
+		}
+	}
+	exec("INSERT INTO currencies (code, name) VALUES ('EUR', 'Euro')")
+	return ids
+}
+
+// tenantsOf returns the tenant of every row of table, by id, read through
+// the raw handle.
+func (td *testDB) tenantsOf(t testing.TB, table string) map[int64]string {
+	t.Helper()
+	rows, err := td.raw.QueryContext(context.Background(), "SELECT id, tenant_id FROM "+table)
+	if err != nil {
+		t.Fatalf("raw read %s: %v", table, err)
+	}
+	defer rows.Close()
+	out := map[int64]string{}
+	for rows.Next() {
+		var id int64
+		var tenant string
+		if err := rows.Scan(&id, &tenant); err != nil {
+			t.Fatal(err)
+		}
+		out[id] = tenant
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// rawString reads one string column of one row through the raw handle.
+func (td *testDB) rawString(t testing.TB, query string, args ...any) string {
+	t.Helper()
+	var s sql.NullString
+	if err := td.raw.QueryRowContext(context.Background(), query, args...).Scan(&s); err != nil {
+		t.Fatalf("raw %q: %v", query, err)
+	}
+	return s.String
+}
+
+func (td *testDB) events(types ...auditlog.Type) []auditlog.Event { return td.sink.Events(types...) }
+
+func hasPrefix(s string, prefixes ...string) bool {
+	for _, p := range prefixes {
+		if strings.HasPrefix(s, p) {
+			return true
+		}
+	}
+	return false
+}
+
+func withUser(dsn, user string) string {
+	u, err := url.Parse(dsn)
+	if err != nil {
+		return dsn
+	}
+	u.User = url.User(user)
+	return u.String()
+}
+
+var (
+	pgdbOpen    = pgdb.Open
+	pgdbOpenPgx = pgdb.OpenPgx
+)

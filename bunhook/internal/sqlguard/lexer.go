@@ -1,0 +1,630 @@
+package sqlguard
+
+import "strings"
+
+type tokKind uint8
+
+const (
+	tkIdent       tokKind = iota + 1 // unquoted identifier or keyword
+	tkQIdent                         // quoted identifier ("x", `x`, [x])
+	tkUIdent                         // PostgreSQL U&"..." identifier (never resolved)
+	tkString                         // plain '...' literal (may match the tenant)
+	tkOtherString                    // E'..', U&'..', $$..$$, MySQL "..": never matches
+	tkNumber
+	tkParam // $1
+	tkLParen
+	tkRParen
+	tkComma
+	tkSemi
+	tkDot
+	tkOp // any other operator or punctuation
+)
+
+// operator codes for tkOp tokens
+const (
+	opOther uint8 = iota
+	opEq          // =
+	opPipes       // ||
+	opAmps        // &&
+	opCast        // ::
+)
+
+// token flags
+const (
+	tfDoubled   uint8 = 1 << iota // string/identifier contains a doubled quote
+	tfBackslash                   // string contains a backslash
+	tfNonASCII                    // identifier contains non-ASCII bytes
+	tfDanger                      // identifier names a dangerous function
+)
+
+// token is 16 bytes: the lexer appends one per token on the hot path.
+type token struct {
+	pos, end int32 // byte range in the SQL text, quotes included
+	// match is, for parentheses, the index of the matching one and, for
+	// identifiers, the 1-based index of the tenant table they name (0: none).
+	match int32
+	kind  tokKind
+	kw    kwID
+	flags uint8
+	op    uint8
+}
+
+// table returns the 1-based tenant table index of an identifier token.
+func (t *token) table() int16 { return int16(t.match) }
+
+// byte classes for the lexer's dispatch
+const (
+	bcOp uint8 = iota // operator or other punctuation
+	bcSpace
+	bcCtrl
+	bcIdent // letters, '_', bytes >= 0x80
+	bcDigit
+	bcQuote // '
+	bcDQuote
+	bcBacktick
+	bcLBracket
+	bcDollar
+	bcMinus
+	bcSlash
+	bcHash
+	bcLParen
+	bcRParen
+	bcComma
+	bcSemi
+	bcDot
+)
+
+var (
+	byteClass [256]uint8
+	identByte [256]bool // identifier continuation bytes (including '$')
+	lowerTab  [256]byte
+)
+
+func init() {
+	for i := 0; i < 256; i++ {
+		b := byte(i)
+		lowerTab[i] = lowerByte(b)
+		identByte[i] = isIdentByte(b)
+		switch {
+		case b == ' ' || b == '\t' || b == '\n' || b == '\r' || b == '\f' || b == '\v':
+			byteClass[i] = bcSpace
+		case b < 0x20 || b == 0x7f:
+			byteClass[i] = bcCtrl
+		case b >= 'a' && b <= 'z' || b >= 'A' && b <= 'Z' || b == '_' || b >= 0x80:
+			byteClass[i] = bcIdent
+		case b >= '0' && b <= '9':
+			byteClass[i] = bcDigit
+		}
+	}
+	for b, cl := range map[byte]uint8{
+		'\'': bcQuote, '"': bcDQuote, '`': bcBacktick, '[': bcLBracket, '$': bcDollar,
+		'-': bcMinus, '/': bcSlash, '#': bcHash, '(': bcLParen, ')': bcRParen,
+		',': bcComma, ';': bcSemi, '.': bcDot,
+	} {
+		byteClass[b] = cl
+	}
+}
+
+// lex tokenises c.sql into c.toks. It returns false and sets c.lexErr when
+// the text cannot be tokenised unambiguously.
+func (c *checker) lex() bool {
+	toks, ok := c.lexAll()
+	c.toks = toks
+	if ok && len(c.stack) > 0 {
+		return c.lexFail(int(c.toks[c.stack[len(c.stack)-1]].pos), "unbalanced '('")
+	}
+	if ok {
+		if k := strings.IndexByte(c.sql, 0); k >= 0 {
+			// In a string or comment. MySQL ends comments at NUL; bun
+			// never renders NUL.
+			return c.lexFail(k, "NUL byte in SQL text")
+		}
+	}
+	return ok
+}
+
+func (c *checker) lexAll() ([]token, bool) {
+	s := c.sql
+	n := len(s)
+	if n > 1<<30 {
+		return c.toks[:0], c.lexFail(0, "statement too long")
+	}
+	d := c.g.dialect
+	toks := c.toks[:0]
+	for i := 0; i < n; {
+		b := s[i]
+		switch byteClass[b] {
+		case bcSpace:
+			i++
+			continue
+
+		case bcIdent:
+			if d == Postgres && i+1 < n {
+				if (b == 'e' || b == 'E') && s[i+1] == '\'' {
+					// E'...': backslash escapes.
+					j := i + 2
+					for {
+						if j >= n {
+							return toks, c.lexFail(i, "unterminated string literal")
+						}
+						if s[j] == '\\' {
+							j += 2
+							continue
+						}
+						if s[j] == '\'' {
+							if j+1 < n && s[j+1] == '\'' {
+								j += 2
+								continue
+							}
+							j++
+							break
+						}
+						j++
+					}
+					toks = append(toks, token{pos: int32(i), end: int32(j), kind: tkOtherString})
+					i = j
+					continue
+				}
+				if (b == 'u' || b == 'U') && s[i+1] == '&' && i+2 < n && (s[i+2] == '\'' || s[i+2] == '"') {
+					q := s[i+2]
+					j := i + 3
+					for {
+						if j >= n {
+							return toks, c.lexFail(i, "unterminated quoted text")
+						}
+						if s[j] == q {
+							if j+1 < n && s[j+1] == q {
+								j += 2
+								continue
+							}
+							j++
+							break
+						}
+						j++
+					}
+					k := tkOtherString
+					if q == '"' {
+						// A U&"..." identifier can spell any name with escapes.
+						k = tkUIdent
+						c.suspicious = true
+						c.suspiciousPos = i
+					}
+					toks = append(toks, token{pos: int32(i), end: int32(j), kind: k})
+					i = j
+					continue
+				}
+			}
+			var t token
+			t, i = c.scanIdent(i, len(toks) > 0 && toks[len(toks)-1].kind == tkDot)
+			toks = append(toks, t)
+			continue
+
+		case bcCtrl:
+			return toks, c.lexFail(i, "control character in SQL text")
+
+		case bcMinus:
+			if i+1 < n && s[i+1] == '-' {
+				if d == MySQL && i+2 < n {
+					// MySQL only treats "--" as a comment when followed by
+					// whitespace or a control character.
+					x := s[i+2]
+					switch {
+					case byteClass[x] == bcSpace:
+					case x < 0x20 || x == 0x7f || x >= 0x80:
+						return toks, c.lexFail(i, "ambiguous '--' sequence")
+					default:
+						toks = append(toks, token{pos: int32(i), end: int32(i + 1), kind: tkOp})
+						i++
+						continue
+					}
+				}
+				i += 2
+				for i < n {
+					x := s[i]
+					if x == '\n' || (x == '\r' && d == Postgres) {
+						break
+					}
+					i++
+				}
+				continue
+			}
+
+		case bcHash:
+			if d == MySQL {
+				for i < n && s[i] != '\n' {
+					i++
+				}
+				continue
+			}
+
+		case bcSlash:
+			if i+1 < n && s[i+1] == '*' {
+				if d == MySQL && i+2 < n && (s[i+2] == '!' || (s[i+2] == 'M' && i+3 < n && s[i+3] == '!')) {
+					return toks, c.lexFail(i, "MySQL executable comment")
+				}
+				start := i
+				i += 2
+				depth := 1
+				for {
+					if i+1 >= n {
+						return toks, c.lexFail(start, "unterminated comment")
+					}
+					if s[i] == '*' && s[i+1] == '/' {
+						i += 2
+						depth--
+						if depth == 0 {
+							break
+						}
+						continue
+					}
+					if d == Postgres && s[i] == '/' && s[i+1] == '*' {
+						depth++
+						i += 2
+						continue
+					}
+					i++
+				}
+				continue
+			}
+
+		case bcQuote:
+			t, j, ok := c.lexString(i, '\'', d == MySQL)
+			if !ok {
+				return toks, false
+			}
+			toks = append(toks, t)
+			i = j
+			continue
+
+		case bcDQuote:
+			if d == MySQL {
+				t, j, ok := c.lexString(i, '"', true)
+				if !ok {
+					return toks, false
+				}
+				t.kind = tkOtherString
+				toks = append(toks, t)
+				i = j
+				continue
+			}
+			t, j, ok := c.lexQuoted(i, '"')
+			if !ok {
+				return toks, false
+			}
+			toks = append(toks, t)
+			i = j
+			continue
+
+		case bcBacktick:
+			if d != Postgres {
+				t, j, ok := c.lexQuoted(i, '`')
+				if !ok {
+					return toks, false
+				}
+				toks = append(toks, t)
+				i = j
+				continue
+			}
+
+		case bcLBracket:
+			if d == SQLite {
+				t, j, ok := c.lexQuoted(i, ']')
+				if !ok {
+					return toks, false
+				}
+				toks = append(toks, t)
+				i = j
+				continue
+			}
+
+		case bcDollar:
+			if d != Postgres {
+				var t token
+				t, i = c.scanIdent(i, len(toks) > 0 && toks[len(toks)-1].kind == tkDot)
+				toks = append(toks, t)
+				continue
+			}
+			j := i + 1
+			if j < n && s[j] >= '0' && s[j] <= '9' {
+				for j < n && s[j] >= '0' && s[j] <= '9' {
+					j++
+				}
+				toks = append(toks, token{pos: int32(i), end: int32(j), kind: tkParam})
+				i = j
+				continue
+			}
+			// Dollar quote: $tag$ ... $tag$ where tag is empty or an
+			// identifier without '$'.
+			for j < n && identByte[s[j]] && s[j] != '$' {
+				if j == i+1 && s[j] >= '0' && s[j] <= '9' {
+					break
+				}
+				j++
+			}
+			if j < n && s[j] == '$' {
+				tag := s[i : j+1]
+				k := strings.Index(s[j+1:], tag)
+				if k < 0 {
+					return toks, c.lexFail(i, "unterminated dollar-quoted string")
+				}
+				end := j + 1 + k + len(tag)
+				toks = append(toks, token{pos: int32(i), end: int32(end), kind: tkOtherString})
+				i = end
+				continue
+			}
+
+		case bcDigit:
+			var t token
+			t, i = c.scanNumber(i, len(toks) > 0 && toks[len(toks)-1].kind == tkDot)
+			toks = append(toks, t)
+			continue
+
+		case bcDot:
+			if i+1 < n && s[i+1] >= '0' && s[i+1] <= '9' {
+				var t token
+				t, i = c.scanNumber(i, false)
+				toks = append(toks, t)
+				continue
+			}
+			toks = append(toks, token{pos: int32(i), end: int32(i + 1), kind: tkDot})
+			i++
+			continue
+
+		case bcLParen:
+			c.stack = append(c.stack, int32(len(toks)))
+			toks = append(toks, token{pos: int32(i), end: int32(i + 1), kind: tkLParen})
+			i++
+			continue
+
+		case bcRParen:
+			if len(c.stack) == 0 {
+				return toks, c.lexFail(i, "unbalanced ')'")
+			}
+			open := c.stack[len(c.stack)-1]
+			c.stack = c.stack[:len(c.stack)-1]
+			toks[open].match = int32(len(toks))
+			toks = append(toks, token{pos: int32(i), end: int32(i + 1), kind: tkRParen, match: open})
+			i++
+			continue
+
+		case bcComma:
+			toks = append(toks, token{pos: int32(i), end: int32(i + 1), kind: tkComma})
+			i++
+			continue
+
+		case bcSemi:
+			toks = append(toks, token{pos: int32(i), end: int32(i + 1), kind: tkSemi})
+			i++
+			continue
+		}
+
+		// Operators and other punctuation.
+		t := token{pos: int32(i), end: int32(i + 1), kind: tkOp}
+		switch b {
+		case '=':
+			t.op = opEq
+		case '|':
+			if i+1 < n && s[i+1] == '|' {
+				t.op, t.end = opPipes, int32(i+2)
+			}
+		case '&':
+			if i+1 < n && s[i+1] == '&' {
+				t.op, t.end = opAmps, int32(i+2)
+			}
+		case ':':
+			if i+1 < n && s[i+1] == ':' {
+				t.op, t.end = opCast, int32(i+2)
+			}
+		case '\\':
+			if d != MySQL {
+				return toks, c.lexFail(i, "backslash outside a string literal")
+			}
+		}
+		toks = append(toks, t)
+		i = int(t.end)
+	}
+	return toks, true
+}
+
+// scanIdent reads the unquoted identifier starting at s[i] and classifies
+// it as a keyword and/or tenant table.
+func (c *checker) scanIdent(i int, afterDot bool) (token, int) {
+	s := c.sql
+	n := len(s)
+	j := i
+	var or byte
+	for j < n && identByte[s[j]] {
+		or |= s[j]
+		j++
+	}
+	t := token{pos: int32(i), end: int32(j), kind: tkIdent}
+	c.classifyIdent(&t, s[i:j], afterDot, or >= 0x80)
+	return t, j
+}
+
+// scanNumber reads a numeric literal. Text like 0x1F or 1abc is an
+// identifier in MySQL and junk elsewhere: it is classified like an
+// identifier (conservative).
+func (c *checker) scanNumber(i int, afterDot bool) (token, int) {
+	s := c.sql
+	n := len(s)
+	j := i
+	numeric := true
+	seenExp := false
+	for j < n {
+		x := s[j]
+		if x >= '0' && x <= '9' || x == '.' {
+			j++
+			continue
+		}
+		if (x == 'e' || x == 'E') && !seenExp && j+1 < n &&
+			(s[j+1] >= '0' && s[j+1] <= '9' || ((s[j+1] == '+' || s[j+1] == '-') && j+2 < n && s[j+2] >= '0' && s[j+2] <= '9')) {
+			seenExp = true
+			j += 2
+			continue
+		}
+		if identByte[x] {
+			numeric = false
+			j++
+			continue
+		}
+		break
+	}
+	t := token{pos: int32(i), end: int32(j), kind: tkNumber}
+	if !numeric {
+		t.kind = tkIdent
+		c.classifyIdent(&t, s[i:j], afterDot, hasNonASCII(s[i:j]))
+	}
+	return t, j
+}
+
+func hasNonASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= 0x80 {
+			return true
+		}
+	}
+	return false
+}
+
+// classifyIdent looks the identifier w up among keywords, tenant tables
+// and dangerous functions.
+func (c *checker) classifyIdent(t *token, w string, afterDot, nonASCII bool) {
+	if nonASCII {
+		t.flags |= tfNonASCII
+	}
+	if len(w) > pgMaxIdent && c.g.dialect == Postgres {
+		w = w[:pgMaxIdent]
+	}
+	if len(w) <= c.g.words.maxLen {
+		if e := c.g.words.lookup(w); e != nil {
+			// After a dot a keyword is a column or table name (t.offset).
+			if !afterDot {
+				t.kw = e.kw
+			}
+			t.match = int32(e.tbl)
+			if e.danger {
+				t.flags |= tfDanger
+				c.danger = true
+			}
+			if e.tbl != 0 {
+				c.anyTenant = true
+			}
+		}
+	}
+	if nonASCII {
+		c.checkNonASCII(w, t, int(t.pos))
+	}
+}
+
+func isIdentStart(b byte, d Dialect) bool {
+	return b >= 'a' && b <= 'z' || b >= 'A' && b <= 'Z' || b == '_' || b >= 0x80 || (b == '$' && d != Postgres)
+}
+
+func isIdentByte(b byte) bool {
+	return b >= 'a' && b <= 'z' || b >= 'A' && b <= 'Z' || b >= '0' && b <= '9' || b == '_' || b == '$' || b >= 0x80
+}
+
+func (c *checker) lexFail(pos int, msg string) bool {
+	c.lexErr = msg
+	c.lexPos = pos
+	return false
+}
+
+// checkNonASCII flags identifiers that may fold to a tenant table name
+// (always refused) or to a tenant column name (refused when the statement
+// names a tenant table).
+func (c *checker) checkNonASCII(w string, t *token, pos int) {
+	if t.match == 0 && c.g.containsTableName(w) >= 0 {
+		c.suspicious = true
+		c.suspiciousPos = pos
+		return
+	}
+	for _, tb := range c.g.tables {
+		if mayBeColumn(w, tb.column) {
+			c.suspiciousCol = true
+			c.suspiciousPos = pos
+			return
+		}
+	}
+}
+
+// lexQuoted reads a quoted identifier starting at s[i] and ending with
+// close ("x", `x` with doubling; SQLite [x] without).
+func (c *checker) lexQuoted(i int, close byte) (token, int, bool) {
+	s := c.sql
+	n := len(s)
+	doubling := s[i] != '['
+	t := token{pos: int32(i), kind: tkQIdent}
+	j := i + 1
+	for {
+		k := strings.IndexByte(s[j:], close)
+		if k < 0 {
+			return t, 0, c.lexFail(i, "unterminated quoted identifier")
+		}
+		j += k
+		if doubling && j+1 < n && s[j+1] == close {
+			t.flags |= tfDoubled
+			j += 2
+			continue
+		}
+		j++
+		break
+	}
+	t.end = int32(j)
+	content := s[i+1 : j-1]
+	if hasNonASCII(content) {
+		t.flags |= tfNonASCII
+	}
+	name := content
+	if len(name) > pgMaxIdent && c.g.dialect == Postgres && t.flags&tfDoubled == 0 {
+		name = name[:pgMaxIdent]
+	}
+	if len(name) <= c.g.words.maxLen && t.flags&tfDoubled == 0 {
+		if e := c.g.words.lookup(name); e != nil && e.tbl != 0 {
+			t.match = int32(e.tbl)
+			c.anyTenant = true
+		}
+	}
+	if t.flags&(tfNonASCII|tfDoubled) != 0 {
+		c.checkNonASCII(content, &t, i)
+	}
+	return t, j, true
+}
+
+// lexString reads a string literal starting at s[i] == q. With backslash
+// set (MySQL), backslash escapes are honoured; a backslash that escapes the
+// closing quote is rejected as ambiguous, because under
+// NO_BACKSLASH_ESCAPES the server would end the literal there.
+func (c *checker) lexString(i int, q byte, backslash bool) (token, int, bool) {
+	s := c.sql
+	n := len(s)
+	t := token{pos: int32(i), kind: tkString}
+	j := i + 1
+	for {
+		if j >= n {
+			return t, 0, c.lexFail(i, "unterminated string literal")
+		}
+		x := s[j]
+		if x == q {
+			if j+1 < n && s[j+1] == q {
+				t.flags |= tfDoubled
+				j += 2
+				continue
+			}
+			j++
+			break
+		}
+		if backslash && x == '\\' {
+			t.flags |= tfBackslash
+			if j+1 < n && s[j+1] == q {
+				return t, 0, c.lexFail(j, "ambiguous backslash-escaped quote in string literal")
+			}
+			j += 2
+			continue
+		}
+		j++
+	}
+	t.end = int32(j)
+	return t, j, true
+}

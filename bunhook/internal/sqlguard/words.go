@@ -1,0 +1,333 @@
+package sqlguard
+
+// kwID identifies a keyword the parser cares about. Quoted identifiers are
+// never keywords.
+type kwID uint8
+
+const (
+	kwNone kwID = iota
+	kwSELECT
+	kwFROM
+	kwWHERE
+	kwGROUP
+	kwBY
+	kwHAVING
+	kwWINDOW
+	kwORDER
+	kwLIMIT
+	kwOFFSET
+	kwFETCH
+	kwFOR
+	kwLOCK
+	kwINTO
+	kwUNION
+	kwINTERSECT
+	kwEXCEPT
+	kwMINUS
+	kwALL
+	kwDISTINCT
+	kwAS
+	kwON
+	kwUSING
+	kwJOIN
+	kwINNER
+	kwLEFT
+	kwRIGHT
+	kwFULL
+	kwOUTER
+	kwCROSS
+	kwNATURAL
+	kwSTRAIGHTJOIN
+	kwLATERAL
+	kwONLY
+	kwAND
+	kwOR
+	kwXOR
+	kwNOT
+	kwBETWEEN
+	kwCASE
+	kwEND
+	kwIS
+	kwWITH
+	kwRECURSIVE
+	kwMATERIALIZED
+	kwVALUES
+	kwVALUE
+	kwROW
+	kwDEFAULT
+	kwINSERT
+	kwREPLACE
+	kwIGNORE
+	kwUPDATE
+	kwDELETE
+	kwSET
+	kwRETURNING
+	kwCONFLICT
+	kwDO
+	kwNOTHING
+	kwDUPLICATE
+	kwKEY
+	kwMERGE
+	kwTRUNCATE
+	kwTABLE
+	kwCREATE
+	kwALTER
+	kwDROP
+	kwRENAME
+	kwCOMMENT
+	kwGRANT
+	kwREVOKE
+	kwBEGIN
+	kwSTART
+	kwCOMMIT
+	kwROLLBACK
+	kwSAVEPOINT
+	kwRELEASE
+	kwABORT
+	kwRESET
+	kwUSE
+	kwFORCE
+	kwINDEX
+	kwPARTITION
+	kwOVERRIDING
+	kwLOWPRIORITY
+	kwHIGHPRIORITY
+	kwDELAYED
+	kwQUICK
+	kwEXCLUDED
+	kwCONSTRAINT
+	kwTABLESAMPLE
+	kwSHARE
+	kwNO
+	kwOF
+	kwNOWAIT
+	kwSKIP
+	kwLOCKED
+	kwIN
+	kwMODE
+	kwNULL
+	kwWHEN
+	kwTHEN
+	kwELSE
+	kwTEXT
+	kwVARCHAR
+	kwSYSTEM
+	kwCount // sentinel: number of keywords
+)
+
+type kwInfo struct {
+	word    string
+	id      kwID
+	noAlias bool // cannot be an implicit (AS-less) table alias
+}
+
+var keywords = []kwInfo{
+	{"select", kwSELECT, true},
+	{"from", kwFROM, true},
+	{"where", kwWHERE, true},
+	{"group", kwGROUP, true},
+	{"by", kwBY, true},
+	{"having", kwHAVING, true},
+	{"window", kwWINDOW, true},
+	{"order", kwORDER, true},
+	{"limit", kwLIMIT, true},
+	{"offset", kwOFFSET, true},
+	{"fetch", kwFETCH, true},
+	{"for", kwFOR, true},
+	{"lock", kwLOCK, true},
+	{"into", kwINTO, true},
+	{"union", kwUNION, true},
+	{"intersect", kwINTERSECT, true},
+	{"except", kwEXCEPT, true},
+	{"minus", kwMINUS, true},
+	{"all", kwALL, true},
+	{"distinct", kwDISTINCT, true},
+	{"as", kwAS, true},
+	{"on", kwON, true},
+	{"using", kwUSING, true},
+	{"join", kwJOIN, true},
+	{"inner", kwINNER, true},
+	{"left", kwLEFT, true},
+	{"right", kwRIGHT, true},
+	{"full", kwFULL, true},
+	{"outer", kwOUTER, true},
+	{"cross", kwCROSS, true},
+	{"natural", kwNATURAL, true},
+	{"straight_join", kwSTRAIGHTJOIN, true},
+	{"lateral", kwLATERAL, true},
+	{"only", kwONLY, true},
+	{"and", kwAND, true},
+	{"or", kwOR, true},
+	{"xor", kwXOR, true},
+	{"not", kwNOT, true},
+	{"between", kwBETWEEN, true},
+	{"case", kwCASE, true},
+	{"end", kwEND, true},
+	{"is", kwIS, true},
+	{"with", kwWITH, true},
+	{"recursive", kwRECURSIVE, true},
+	{"materialized", kwMATERIALIZED, false},
+	{"values", kwVALUES, true},
+	{"value", kwVALUE, false},
+	{"row", kwROW, false},
+	{"default", kwDEFAULT, true},
+	{"insert", kwINSERT, true},
+	{"replace", kwREPLACE, true},
+	{"ignore", kwIGNORE, true},
+	{"update", kwUPDATE, true},
+	{"delete", kwDELETE, true},
+	{"set", kwSET, true},
+	{"returning", kwRETURNING, true},
+	{"conflict", kwCONFLICT, false},
+	{"do", kwDO, true},
+	{"nothing", kwNOTHING, false},
+	{"duplicate", kwDUPLICATE, false},
+	{"key", kwKEY, false},
+	{"merge", kwMERGE, true},
+	{"truncate", kwTRUNCATE, true},
+	{"table", kwTABLE, true},
+	{"create", kwCREATE, true},
+	{"alter", kwALTER, true},
+	{"drop", kwDROP, true},
+	{"rename", kwRENAME, true},
+	{"comment", kwCOMMENT, false},
+	{"grant", kwGRANT, true},
+	{"revoke", kwREVOKE, true},
+	{"begin", kwBEGIN, false},
+	{"start", kwSTART, false},
+	{"commit", kwCOMMIT, false},
+	{"rollback", kwROLLBACK, false},
+	{"savepoint", kwSAVEPOINT, false},
+	{"release", kwRELEASE, false},
+	{"abort", kwABORT, false},
+	{"reset", kwRESET, false},
+	{"use", kwUSE, true},
+	{"force", kwFORCE, true},
+	{"index", kwINDEX, false},
+	{"partition", kwPARTITION, true},
+	{"overriding", kwOVERRIDING, true},
+	{"low_priority", kwLOWPRIORITY, true},
+	{"high_priority", kwHIGHPRIORITY, true},
+	{"delayed", kwDELAYED, true},
+	{"quick", kwQUICK, true},
+	{"excluded", kwEXCLUDED, false},
+	{"constraint", kwCONSTRAINT, true},
+	{"tablesample", kwTABLESAMPLE, true},
+	{"share", kwSHARE, false},
+	{"no", kwNO, false},
+	{"of", kwOF, true},
+	{"nowait", kwNOWAIT, false},
+	{"skip", kwSKIP, false},
+	{"locked", kwLOCKED, false},
+	{"in", kwIN, true},
+	{"mode", kwMODE, false},
+	{"null", kwNULL, true},
+	{"when", kwWHEN, true},
+	{"then", kwTHEN, true},
+	{"else", kwELSE, true},
+	{"text", kwTEXT, false},
+	{"varchar", kwVARCHAR, false},
+	{"system", kwSYSTEM, false},
+}
+
+var kwNoAlias [kwCount]bool
+
+func init() {
+	for _, k := range keywords {
+		kwNoAlias[k.id] = k.noAlias
+	}
+}
+
+// dangerousPGFunctions execute SQL given as text or export whole tables,
+// schemas or databases without naming the tables in SQL: a statement that
+// calls one is never verified on PostgreSQL.
+var dangerousPGFunctions = []string{
+	"query_to_xml", "query_to_xmlschema", "query_to_xml_and_xmlschema",
+	"table_to_xml", "table_to_xmlschema", "table_to_xml_and_xmlschema",
+	"schema_to_xml", "schema_to_xmlschema", "schema_to_xml_and_xmlschema",
+	"database_to_xml", "database_to_xmlschema", "database_to_xml_and_xmlschema",
+	"cursor_to_xml", "cursor_to_xmlschema",
+	"dblink", "dblink_exec", "dblink_open", "dblink_fetch", "dblink_send_query",
+	"dblink_get_result", "ts_stat",
+}
+
+type wordEntry struct {
+	word   string // lower-case
+	kw     kwID
+	tbl    int16 // 1-based index into Guard.tables; 0 when not a tenant table
+	danger bool
+}
+
+// wordTable is an open-addressing hash table of lower-case words, so that
+// the lexer can classify identifiers without allocating. The hash is cheap
+// (length and three bytes, case-folded); lookups compare the word.
+type wordTable struct {
+	slots  []wordEntry
+	shift  uint
+	maxLen int // longest word in the table
+}
+
+func wordHash(w string) uint64 {
+	n := len(w)
+	if n == 0 {
+		return 0
+	}
+	h := uint64(n) | uint64(lowerTab[w[0]])<<8 | uint64(lowerTab[w[n-1]])<<16 | uint64(lowerTab[w[n>>1]])<<24 |
+		uint64(lowerTab[w[n>>2]])<<32
+	return h * 0x9E3779B97F4A7C15
+}
+
+func buildWordTable(d Dialect, tables []tableInfo) wordTable {
+	n := len(keywords) + len(tables) + len(dangerousPGFunctions)
+	bits := uint(6)
+	for 1<<bits < 4*n {
+		bits++
+	}
+	t := wordTable{slots: make([]wordEntry, 1<<bits), shift: 64 - bits}
+	mask := uint64(1)<<bits - 1
+	get := func(w string) *wordEntry {
+		if len(w) > t.maxLen {
+			t.maxLen = len(w)
+		}
+		i := wordHash(w) >> t.shift
+		for {
+			e := &t.slots[i]
+			if e.word == "" {
+				e.word = w
+				return e
+			}
+			if e.word == w {
+				return e
+			}
+			i = (i + 1) & mask
+		}
+	}
+	for _, k := range keywords {
+		get(k.word).kw = k.id
+	}
+	if d == Postgres {
+		for _, f := range dangerousPGFunctions {
+			get(f).danger = true
+		}
+	}
+	for i, tb := range tables {
+		get(tb.name).tbl = int16(i + 1)
+	}
+	return t
+}
+
+// lookup finds w (compared ASCII case-insensitively).
+func (t *wordTable) lookup(w string) *wordEntry {
+	mask := uint64(len(t.slots) - 1)
+	i := wordHash(w) >> t.shift
+	for {
+		e := &t.slots[i]
+		if e.word == "" {
+			return nil
+		}
+		if len(e.word) == len(w) && equalFoldASCII(w, e.word) {
+			return e
+		}
+		i = (i + 1) & mask
+	}
+}

@@ -1,0 +1,45 @@
+package bunhook
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/uptrace/bun"
+)
+
+// RLSPolicySQL returns the PostgreSQL statements that make row-level security
+// the database's own backstop for a tenant-owned table (layer 4): rows are
+// visible and writable only when their tenant column equals the app.tenant_id
+// setting that the connector maintains, and with no tenant set no row is.
+//
+// RLS does not apply to superusers or, without FORCE, to the table owner: run
+// the application as a separate role, and revoke TRUNCATE from it (TRUNCATE
+// ignores RLS).
+func RLSPolicySQL(table, column string) []string {
+	t := quoteIdent(table)
+	c := quoteIdent(column)
+	policy := quoteIdent("tenantshield_" + table)
+	cond := fmt.Sprintf("%s = current_setting('%s', true)", c, RLSSetting)
+	return []string{
+		"ALTER TABLE " + t + " ENABLE ROW LEVEL SECURITY",
+		"ALTER TABLE " + t + " FORCE ROW LEVEL SECURITY",
+		"DROP POLICY IF EXISTS " + policy + " ON " + t,
+		"CREATE POLICY " + policy + " ON " + t + " USING (" + cond + ") WITH CHECK (" + cond + ")",
+	}
+}
+
+// EnableRLS runs RLSPolicySQL for every registered tenant-owned table of db.
+// It is DDL, so ctx must carry a scope.WithBypass.
+func EnableRLS(ctx context.Context, db bun.IDB, e *Enforcer) error {
+	for table, column := range e.Tables() {
+		for _, stmt := range RLSPolicySQL(table, column) {
+			if _, err := db.ExecContext(ctx, stmt); err != nil {
+				return fmt.Errorf("bunhook.EnableRLS on %s: %w", table, err)
+			}
+		}
+	}
+	return nil
+}
+
+func quoteIdent(s string) string { return `"` + strings.ReplaceAll(s, `"`, `""`) + `"` }
