@@ -126,7 +126,7 @@ func (b *Bus) Register(s Sink) {
 	if s == nil {
 		panic("auditlog: Register called with a nil Sink")
 	}
-	if !reflect.TypeOf(s).Comparable() {
+	if !reflect.ValueOf(s).Comparable() {
 		panic(fmt.Sprintf("auditlog: Register needs a comparable Sink (use a pointer); %T is not comparable", s))
 	}
 	b.mu.Lock()
@@ -145,7 +145,7 @@ func (b *Bus) Register(s Sink) {
 
 // Unregister removes s. Removing a sink that is not registered does nothing.
 func (b *Bus) Unregister(s Sink) {
-	if s == nil || !reflect.TypeOf(s).Comparable() {
+	if s == nil || !reflect.ValueOf(s).Comparable() {
 		return
 	}
 	b.mu.Lock()

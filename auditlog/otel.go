@@ -3,6 +3,7 @@ package auditlog
 import (
 	"context"
 	"errors"
+	"reflect"
 	"time"
 
 	"go.opentelemetry.io/otel/attribute"
@@ -50,13 +51,24 @@ type OTelSink struct {
 }
 
 // NewOTelSink returns a sink that emits through provider. It never falls back
-// to the global LoggerProvider: a nil provider is an error.
+// to the global LoggerProvider: a nil provider (including a nil pointer, such
+// as the one a failed auditotlp.NewLoggerProvider returns) is an error.
 func NewOTelSink(provider log.LoggerProvider) (*OTelSink, error) {
-	if provider == nil {
+	if isNil(provider) {
 		return nil, ErrNoLoggerProvider
 	}
 	l := provider.Logger(ScopeName, log.WithInstrumentationVersion(Version()))
 	return &OTelSink{logger: l}, nil
+}
+
+// isNil reports whether p is nil or a nil pointer in an interface, such as the
+// *sdklog.LoggerProvider that a failed constructor returns with its error.
+func isNil(p log.LoggerProvider) bool {
+	if p == nil {
+		return true
+	}
+	v := reflect.ValueOf(p)
+	return v.Kind() == reflect.Pointer && v.IsNil()
 }
 
 // Severity returns the OTel severity of events of type t.

@@ -88,8 +88,11 @@ func WithTracerProvider(tp trace.TracerProvider) Option {
 // WithEnabled sets the initial state of the gate (default: off).
 func WithEnabled(on bool) Option { return optionFunc(func(c *config) { c.enabled = on }) }
 
-// New returns an Observer. Without [WithTracerProvider] it uses the global
-// TracerProvider, including one installed after New returns.
+// New returns an Observer. Without [WithTracerProvider] it uses the provider
+// otel.GetTracerProvider returns when New is called. Before any global
+// provider is installed that is OTel's delegating provider, which forwards to
+// the first provider installed later (OTel delegates only once: a provider
+// installed after that is not seen by an Observer created before it).
 func New(opts ...Option) *Observer {
 	var c config
 	for _, o := range opts {
@@ -155,9 +158,14 @@ func (d *Decision) Attributes(dst []attribute.KeyValue) []attribute.KeyValue {
 // AddEvent adds the span event name, with d as attributes, to the span active
 // in ctx, if the gate is on and that span is recording.
 func (o *Observer) AddEvent(ctx context.Context, name string, d Decision) {
-	if !o.Enabled() {
-		return
+	// Kept small enough to inline, so a closed gate costs one atomic load and
+	// no copy of d.
+	if o != nil && o.enabled.Load() {
+		addEvent(ctx, name, &d)
 	}
+}
+
+func addEvent(ctx context.Context, name string, d *Decision) {
 	span := trace.SpanFromContext(ctx)
 	if !span.IsRecording() {
 		return
@@ -169,7 +177,14 @@ func (o *Observer) AddEvent(ctx context.Context, name string, d Decision) {
 // Annotate sets d as attributes on span, if the gate is on and span is
 // recording.
 func (o *Observer) Annotate(span trace.Span, d Decision) {
-	if !o.Enabled() || span == nil || !span.IsRecording() {
+	if !o.Enabled() {
+		return
+	}
+	annotate(span, &d)
+}
+
+func annotate(span trace.Span, d *Decision) {
+	if span == nil || !span.IsRecording() {
 		return
 	}
 	var buf [8]attribute.KeyValue
@@ -188,10 +203,17 @@ func (o *Observer) Start(ctx context.Context, name string, opts ...trace.SpanSta
 
 // Lifecycle is the observability side of a bound scope, returned by
 // [Observer.EnterScope]. The zero value does nothing.
+//
+// It is one pointer wide, so that the gate-off path, which returns the zero
+// value, costs nothing to return and to copy into a caller's struct.
 type Lifecycle struct {
+	s *lifecycle
+}
+
+type lifecycle struct {
 	span   trace.Span
 	tenant string
-	owned  bool
+	owned  bool // EnterScope started span: Exit ends it
 }
 
 // EnterScope records tenant.scope.entered for tenant on the span active in ctx,
@@ -201,6 +223,10 @@ func (o *Observer) EnterScope(ctx context.Context, tenant string) (context.Conte
 	if !o.Enabled() {
 		return ctx, Lifecycle{}
 	}
+	return o.enterScope(ctx, tenant)
+}
+
+func (o *Observer) enterScope(ctx context.Context, tenant string) (context.Context, Lifecycle) {
 	span := trace.SpanFromContext(ctx)
 	owned := false
 	if !span.IsRecording() {
@@ -212,7 +238,7 @@ func (o *Observer) EnterScope(ctx context.Context, tenant string) (context.Conte
 		}
 	}
 	span.AddEvent(EventScopeEntered, trace.WithAttributes(AttrTenantID.String(tenant)))
-	return ctx, Lifecycle{span: span, tenant: tenant, owned: owned}
+	return ctx, Lifecycle{&lifecycle{span: span, tenant: tenant, owned: owned}}
 }
 
 // Exit records tenant.scope.exited, or tenant.scope.exception with error.type
@@ -220,9 +246,12 @@ func (o *Observer) EnterScope(ctx context.Context, tenant string) (context.Conte
 // called once. It acts even if the gate was turned off since EnterScope, so no
 // span is left unended.
 func (l Lifecycle) Exit(err error) {
-	if l.span == nil {
-		return
+	if l.s != nil {
+		l.s.exit(err)
 	}
+}
+
+func (l *lifecycle) exit(err error) {
 	if err != nil {
 		et := ErrorType(err)
 		l.span.AddEvent(EventScopeException, trace.WithAttributes(
@@ -241,7 +270,12 @@ func (l Lifecycle) Exit(err error) {
 }
 
 // Span returns the span the lifecycle decorates (nil when inactive).
-func (l Lifecycle) Span() trace.Span { return l.span }
+func (l Lifecycle) Span() trace.Span {
+	if l.s == nil {
+		return nil
+	}
+	return l.s.span
+}
 
 // ErrorTyper may be implemented by errors to give a low-cardinality error.type.
 type ErrorTyper interface{ ErrorType() string }

@@ -2,10 +2,12 @@ package scope
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 
 	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/tenantshield/tenantshield-go/auditlog"
 	"github.com/tenantshield/tenantshield-go/otelobs"
@@ -114,8 +116,12 @@ func (b *Binder) Bind(ctx context.Context, t Tenant) (context.Context, Binding, 
 		b.refuse(ctx, err, bound, t.id)
 		return ctx, Binding{}, err
 	}
-	return b.enter(context.WithValue(ctx, tenantKey{}, &binding{tenant: t}), t, auditlog.Event{})
+	return b.enter(context.WithValue(ctx, tenantKey{}, &binding{tenant: t}), t, nil)
 }
+
+// attrPreviousTenant names the tenant a Switch replaced, on the audit event and
+// on the tenant.scope.switched span event alike.
+const attrPreviousTenant = attribute.Key("tenant.previous_id")
 
 // Switch returns a copy of ctx with t bound in place of whatever tenant ctx
 // carries, for code that must deliberately act for another tenant (a support
@@ -136,22 +142,31 @@ func (b *Binder) Switch(ctx context.Context, t Tenant, reason string) (context.C
 			prev = pb.conflict.Bound
 		}
 	}
-	if b.obs.Enabled() {
-		b.obs.AddEvent(ctx, otelobs.EventScopeSwitched, otelobs.Decision{Tenant: t.id, Attempted: prev, Reason: reason})
-	}
-	return b.enter(switchContext(ctx, t), t, auditlog.Event{
-		Reason:     reason,
-		Attributes: []attribute.KeyValue{attribute.String("tenant.previous_id", prev), attribute.Bool("tenant.switched", true)},
-	})
+	return b.enter(switchContext(ctx, t), t, &switched{prev: prev, reason: reason})
 }
 
-func (b *Binder) enter(ctx context.Context, t Tenant, ev auditlog.Event) (context.Context, Binding, error) {
+// switched describes a Switch: the tenant it replaced ("" when none) and why.
+type switched struct{ prev, reason string }
+
+// enter starts the unit of work for t on ctx, which already carries t. For a
+// Switch (sw non-nil), tenant.scope.switched is recorded on the span that
+// EnterScope decorates or started, so it is not lost when no span was active,
+// and CONTEXT_BOUND carries the previous tenant and the reason.
+func (b *Binder) enter(ctx context.Context, t Tenant, sw *switched) (context.Context, Binding, error) {
 	ctx, lc := b.obs.EnterScope(ctx, t.id)
+	if sw != nil {
+		if span := lc.Span(); span != nil {
+			span.AddEvent(otelobs.EventScopeSwitched, trace.WithAttributes(
+				otelobs.AttrTenantID.String(t.id), attrPreviousTenant.String(sw.prev), otelobs.AttrReason.String(sw.reason)))
+		}
+	}
 	if b.bus.Enabled() {
-		ev.Type = auditlog.ContextBound
-		ev.Tenant = t.id
-		ev.Operation = "bind"
-		ev.Outcome = auditlog.OutcomeSuccess
+		ev := auditlog.Event{Type: auditlog.ContextBound, Tenant: t.id, Operation: "bind", Outcome: auditlog.OutcomeSuccess}
+		if sw != nil {
+			ev.Operation = "switch"
+			ev.Reason = sw.reason
+			ev.Attributes = []attribute.KeyValue{attrPreviousTenant.String(sw.prev), attribute.Bool("tenant.switched", true)}
+		}
 		b.bus.Emit(ctx, ev)
 	}
 	return ctx, Binding{binder: b, ctx: ctx, tenant: t, lc: lc}, nil
@@ -200,20 +215,32 @@ func (e *PanicError) Error() string { return fmt.Sprintf("panic: %v", e.Value) }
 // ErrorType returns a low-cardinality error.type.
 func (e *PanicError) ErrorType() string { return "panic" }
 
+// ErrAborted is the error a unit of work run by [Binder.Run] ends with when fn
+// neither returned nor panicked (it called runtime.Goexit, as t.FailNow does).
+var ErrAborted = errors.New("tenantshield: the unit of work was aborted (runtime.Goexit)")
+
 // Run binds t, calls fn with the bound context and ends the binding with fn's
 // error. If fn panics, the binding ends with a [*PanicError] and the panic
-// continues. A refused binding returns its error without calling fn.
+// continues; if fn calls runtime.Goexit, it ends with [ErrAborted]. A refused
+// binding returns its error without calling fn.
 func (b *Binder) Run(ctx context.Context, t Tenant, fn func(ctx context.Context) error) (err error) {
 	ctx, bd, err := b.Bind(ctx, t)
 	if err != nil {
 		return err
 	}
+	returned := false
 	defer func() {
 		if r := recover(); r != nil {
 			bd.End(&PanicError{Value: r})
 			panic(r)
 		}
+		if !returned {
+			bd.End(ErrAborted)
+			return
+		}
 		bd.End(err)
 	}()
-	return fn(ctx)
+	err = fn(ctx)
+	returned = true
+	return err
 }

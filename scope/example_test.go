@@ -1,0 +1,78 @@
+package scope_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/tenantshield/tenantshield-go/auditlog"
+	"github.com/tenantshield/tenantshield-go/scope"
+)
+
+// Tenant identifiers are validated; the error says why one is rejected.
+func ExampleParse() {
+	t, err := scope.Parse("acme-42")
+	fmt.Println(t, err)
+
+	_, err = scope.Parse("acme\u202e")
+	fmt.Println(errors.Is(err, scope.ErrInvalidTenant))
+	fmt.Println(err)
+	// Output:
+	// acme-42 <nil>
+	// true
+	// tenantshield: invalid tenant id "acme\u202e": it contains an invisible format character '\u202e' at byte 4
+}
+
+// Run binds a tenant for a unit of work. With a sink registered, the binding,
+// a refused conflicting binding and the release are audited.
+func ExampleRun() {
+	mem := auditlog.NewMemorySink()
+	bus := auditlog.NewBus()
+	bus.Register(mem)
+	binder := scope.NewBinder(scope.WithAuditBus(bus)) // scope.Run uses the process-wide defaults
+
+	acme := scope.MustParse("acme")
+	err := binder.Run(context.Background(), acme, func(ctx context.Context) error {
+		t, _ := scope.Require(ctx)
+		fmt.Println("working for", t)
+		_, _, err := binder.Bind(ctx, scope.MustParse("globex"))
+		fmt.Println(err)
+		return nil
+	})
+	fmt.Println("err:", err)
+
+	for _, e := range mem.Events() {
+		fmt.Println(e.Type, e.Tenant, e.Outcome)
+	}
+	// Output:
+	// working for acme
+	// tenantshield: tenant "acme" is already bound in this context; refusing to bind "globex" over it (start from a context without a tenant, or use scope.Switch with a reason)
+	// err: <nil>
+	// CONTEXT_BOUND acme success
+	// ENFORCEMENT_VIOLATION acme blocked
+	// CONTEXT_RELEASED acme success
+}
+
+// Without a bound tenant, Require fails closed and says what to do.
+func ExampleRequire() {
+	_, err := scope.Require(context.Background())
+	fmt.Println(errors.Is(err, scope.ErrNoTenant))
+	// Output:
+	// true
+}
+
+// A bypass is explicit: it needs a reason and records where it was declared.
+func ExampleWithBypass() {
+	ctx, err := scope.WithBypass(context.Background(), "nightly billing run")
+	if err != nil {
+		panic(err)
+	}
+	b, _ := scope.BypassFromContext(ctx)
+	fmt.Println(b.Reason, b.Line > 0)
+
+	_, err = scope.WithBypass(context.Background(), " ")
+	fmt.Println(errors.Is(err, scope.ErrInvalidBypass))
+	// Output:
+	// nightly billing run true
+	// true
+}
