@@ -38,6 +38,9 @@ const (
 
 	EventMiddlewareRequestBound   = "tenant.middleware.request_bound"
 	EventMiddlewareRequestUnbound = "tenant.middleware.request_unbound"
+	// EventMiddlewareRequestRejected is recorded when the middleware turns a
+	// request away (missing, invalid or forbidden tenant).
+	EventMiddlewareRequestRejected = "tenant.middleware.request_rejected"
 )
 
 // Attribute keys. The DB keys follow the stable OTel database semantic

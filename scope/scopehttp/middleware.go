@@ -17,7 +17,7 @@ import (
 // EventRequestRejected is the span event recorded, with error.type, on the
 // current span when the middleware refuses a request. (It belongs with the
 // other tenant.middleware.* names of package otelobs.)
-const EventRequestRejected = "tenant.middleware.request_rejected"
+const EventRequestRejected = otelobs.EventMiddlewareRequestRejected
 
 // OperationHTTPRequest is the Operation of the audit events the middleware
 // itself emits for refused requests.
