@@ -44,6 +44,7 @@ type checker struct {
 	refs    []tref
 	ctes    []valuesCTE
 	pending []pendingSet
+	cands   []predCand
 
 	lexErr        string
 	lexPos        int
@@ -60,6 +61,9 @@ type checker struct {
 	kind   Kind
 	op     string
 	opaque bool
+	// cteKw is the verb of the first data-modifying CTE (WITH x AS
+	// (DELETE ...)), which makes a SELECT a write.
+	cteKw kwID
 
 	tables    TableList
 	first     *Finding
@@ -102,6 +106,7 @@ func (c *checker) reset() {
 		refs:    c.refs[:0],
 		ctes:    c.ctes[:0],
 		pending: c.pending[:0],
+		cands:   c.cands[:0],
 	}
 }
 
@@ -109,7 +114,7 @@ func (c *checker) run() Verdict {
 	if !c.lex() {
 		c.kind, c.op = c.kindOfFirst()
 		var tl TableList
-		if c.g.mentionsFrom(c.sql, &tl) {
+		if c.g.mentionsFrom(c.sql, &tl, false) {
 			c.tables = tl
 			c.finding(ParseError, "", c.lexPos, c.lexErr)
 		}
@@ -176,6 +181,11 @@ func (c *checker) run() Verdict {
 	c.statement(0, end)
 	if c.opaque {
 		c.first, c.count, c.attempted = nil, 0, ""
+		if c.copiesDatabase(end) {
+			c.collectMentions()
+			c.finding(Unverifiable, "", int(c.toks[0].pos), "VACUUM INTO copies every table")
+			return c.verdict()
+		}
 		if c.collectMentions() {
 			c.finding(Unverifiable, "", int(c.toks[0].pos), c.op+" statement on a tenant table cannot be verified")
 		}
@@ -188,6 +198,20 @@ func (c *checker) run() Verdict {
 		}
 	}
 	return c.verdict()
+}
+
+// copiesDatabase reports SQLite's VACUUM ... INTO, which writes a copy of
+// every table (tenant tables included) without naming them.
+func (c *checker) copiesDatabase(end int) bool {
+	if c.g.dialect != SQLite || c.toks[0].kind != tkIdent || !equalFoldASCII(c.text(0), "vacuum") {
+		return false
+	}
+	for k := 1; k < end; k++ {
+		if c.isKw(k, kwINTO) {
+			return true
+		}
+	}
+	return false
 }
 
 func (c *checker) verdict() Verdict {
@@ -205,7 +229,7 @@ func (c *checker) verdict() Verdict {
 // (strings and comments included) to the verdict and reports whether there
 // was one.
 func (c *checker) collectMentions() bool {
-	return c.g.mentionsFrom(c.sql, &c.tables)
+	return c.g.mentionsFrom(c.sql, &c.tables, false)
 }
 
 func (c *checker) finding(code Code, table string, pos int, detail string) {
@@ -323,11 +347,19 @@ func (c *checker) kindOfFirst() (Kind, string) {
 		return Other, ""
 	}
 	if t.kw == kwWITH {
-		// Find the main verb: the first depth-0 verb keyword after WITH.
+		// Find the main verb: the first depth-0 verb keyword after WITH. A
+		// data-modifying CTE makes a SELECT a write.
+		cteKw := kwNone
 		for k := 1; k < len(c.toks); k++ {
 			tk := &c.toks[k]
 			if tk.kind == tkLParen {
 				if tk.match > 0 {
+					if nk := k + 1; cteKw == kwNone && nk < len(c.toks) && c.toks[nk].kind == tkIdent {
+						switch c.toks[nk].kw {
+						case kwINSERT, kwUPDATE, kwDELETE, kwREPLACE:
+							cteKw = c.toks[nk].kw
+						}
+					}
 					k = int(tk.match)
 					continue
 				}
@@ -338,7 +370,12 @@ func (c *checker) kindOfFirst() (Kind, string) {
 			}
 			if tk.kind == tkIdent {
 				switch tk.kw {
-				case kwSELECT, kwINSERT, kwUPDATE, kwDELETE, kwMERGE, kwVALUES, kwREPLACE, kwTABLE:
+				case kwSELECT, kwVALUES, kwTABLE:
+					if cteKw != kwNone {
+						return kindOfVerb(cteKw), verbOps[cteKw]
+					}
+					return kindOfVerb(tk.kw), verbOps[tk.kw]
+				case kwINSERT, kwUPDATE, kwDELETE, kwMERGE, kwREPLACE:
 					return kindOfVerb(tk.kw), verbOps[tk.kw]
 				}
 			}
@@ -383,6 +420,10 @@ func (c *checker) statement(i, end int) {
 			c.kind, c.op = Select, verbOps[kwSELECT]
 			if m.kw == kwVALUES || m.kw == kwTABLE {
 				c.op = verbOps[m.kw]
+			}
+			if c.cteKw != kwNone {
+				// The statement writes: report what it does.
+				c.kind, c.op = kindOfVerb(c.cteKw), verbOps[c.cteKw]
 			}
 			c.expectEnd(c.queryExpr(j, end), end)
 			return
@@ -591,7 +632,7 @@ func (c *checker) tail(i, end int) int {
 // ---------------------------------------------------------------------------
 // Expression regions
 
-// stop classes: clause starts that end an expression region
+// Stop classes: clause starts that end an expression region.
 const (
 	stFrom uint32 = 1 << iota
 	stWhere
@@ -881,7 +922,6 @@ func (c *checker) fromList(i, end int, extra uint32) int {
 			if c.failed {
 				return end
 			}
-			r := &c.refs[len(c.refs)-1]
 			switch {
 			case c.isKw(i, kwON):
 				if kind == jkNatural {
@@ -890,7 +930,7 @@ func (c *checker) fromList(i, end int, extra uint32) int {
 				}
 				s := i + 1
 				e := c.exprRegion(s, end, onStops)
-				r = &c.refs[len(c.refs)-1]
+				r := &c.refs[len(c.refs)-1]
 				r.onS, r.onE = int32(s), int32(e)
 				r.onCounts = kind == jkInner || kind == jkLeft || kind == jkCross
 				i = e
@@ -978,6 +1018,10 @@ func (c *checker) fromItem(i, end int) int {
 		return end
 	}
 	if c.failed {
+		return end
+	}
+	if len(c.refs) >= maxRefs {
+		c.fail(i, "too many table references")
 		return end
 	}
 	c.refs = append(c.refs, r)
@@ -1077,6 +1121,9 @@ func (c *checker) withClause(i, end int, top bool) int {
 		}
 		m := int(c.toks[i].match)
 		b := i + 1
+		if c.cteKw == kwNone && (c.isKw(b, kwINSERT) || c.isKw(b, kwREPLACE) || c.isKw(b, kwUPDATE) || c.isKw(b, kwDELETE)) {
+			c.cteKw = c.toks[b].kw
+		}
 		switch {
 		case c.isKw(b, kwINSERT) || c.isKw(b, kwREPLACE):
 			c.expectEnd(c.insertStmt(b, m), m)
@@ -1144,6 +1191,12 @@ func (c *checker) tenantCol(tbl int16) string { return c.g.tables[tbl-1].column 
 // the block's WHERE range [ws, we) and its own ON range.
 func (c *checker) verifyBlock(base, ws, we int) {
 	refs := c.refs[base:]
+	cbase := len(c.cands)
+	if ws >= 0 {
+		c.collectPreds(ws, we)
+	}
+	cwhere := len(c.cands)
+	defer func() { c.cands = c.cands[:cbase] }()
 	for ri := range refs {
 		r := &refs[ri]
 		if r.tbl == 0 {
@@ -1157,7 +1210,8 @@ func (c *checker) verifyBlock(base, ws, we int) {
 			}
 		}
 		allowUnqual := len(refs) == 1
-		if ws >= 0 && c.hasPred(ws, we, r, allowUnqual) {
+		c.cands = c.cands[:cwhere]
+		if c.matchCands(cbase, r, allowUnqual) {
 			continue
 		}
 		if r.onS >= 0 && r.onCounts && c.hasPred(int(r.onS), int(r.onE), r, false) {
@@ -1200,16 +1254,54 @@ func (c *checker) isAnd(t *token) bool {
 	return t.kind == tkOp && t.op == opAmps && c.g.dialect == MySQL
 }
 
+// predCand is a top-level conjunct of the exact shape
+// <q>.<col> = '<tenant>' (q < 0 for <col> = '<tenant>'), operands in either
+// order, found by collectPreds.
+type predCand struct{ q, col int32 }
+
 // hasPred reports whether the boolean expression toks[s:e] has the tenant
 // predicate for r as a conjunct reachable from the root through ANDs and
 // parentheses only.
 func (c *checker) hasPred(s, e int, r *tref, allowUnqual bool) bool {
+	base := len(c.cands)
+	c.collectPreds(s, e)
+	ok := c.matchCands(base, r, allowUnqual)
+	c.cands = c.cands[:base]
+	return ok
+}
+
+// matchCands reports whether one of c.cands[from:] restricts r.
+func (c *checker) matchCands(from int, r *tref, allowUnqual bool) bool {
+	col := c.tenantCol(r.tbl)
+	for _, p := range c.cands[from:] {
+		if !c.isTenantCol(int(p.col), col) {
+			continue
+		}
+		if p.q < 0 {
+			if allowUnqual {
+				return true
+			}
+			continue
+		}
+		if r.qualTok >= 0 && c.identEqual(int(p.q), int(r.qualTok)) {
+			return true
+		}
+	}
+	return false
+}
+
+// collectPreds appends to c.cands the candidate tenant predicates among
+// the conjuncts of toks[s:e] that are reachable from the root through AND
+// and parentheses only. A clause with an OR (XOR, MySQL ||) at its depth 0
+// contributes nothing; ANDs inside BETWEEN ... AND and CASE ... END do not
+// split.
+func (c *checker) collectPreds(s, e int) {
 	for s < e && c.toks[s].kind == tkLParen && int(c.toks[s].match) == e-1 {
 		s++
 		e--
 	}
 	if s >= e {
-		return false
+		return
 	}
 	for k := s; k < e; k++ {
 		t := &c.toks[k]
@@ -1218,7 +1310,7 @@ func (c *checker) hasPred(s, e int, r *tref, allowUnqual bool) bool {
 			continue
 		}
 		if c.isOr(t) {
-			return false
+			return
 		}
 	}
 	start, caseDepth, between := s, 0, false
@@ -1241,35 +1333,35 @@ func (c *checker) hasPred(s, e int, r *tref, allowUnqual bool) bool {
 				between = false
 				continue
 			}
-			if c.conjunct(start, k, r, allowUnqual) {
-				return true
-			}
+			c.collectConjunct(start, k)
 			start = k + 1
 		}
 	}
-	return c.conjunct(start, e, r, allowUnqual)
+	c.collectConjunct(start, e)
 }
 
-func (c *checker) conjunct(s, e int, r *tref, allowUnqual bool) bool {
+func (c *checker) collectConjunct(s, e int) {
 	if s >= e {
-		return false
+		return
 	}
 	if c.toks[s].kind == tkLParen && int(c.toks[s].match) == e-1 {
-		return c.hasPred(s, e, r, allowUnqual)
+		c.collectPreds(s, e)
+		return
 	}
 	switch e - s {
 	case 5:
-		return (c.qualCol(s, r) && c.isEq(s+3) && c.isTenantLit(s+4)) ||
-			(c.isTenantLit(s) && c.isEq(s+1) && c.qualCol(s+2, r))
-	case 3:
-		if !allowUnqual {
-			return false
+		if c.isName(s) && c.isKind(s+1, tkDot) && c.isName(s+2) && c.isEq(s+3) && c.isTenantLit(s+4) {
+			c.cands = append(c.cands, predCand{int32(s), int32(s + 2)})
+		} else if c.isTenantLit(s) && c.isEq(s+1) && c.isName(s+2) && c.isKind(s+3, tkDot) && c.isName(s+4) {
+			c.cands = append(c.cands, predCand{int32(s + 2), int32(s + 4)})
 		}
-		col := c.tenantCol(r.tbl)
-		return (c.isTenantCol(s, col) && c.isEq(s+1) && c.isTenantLit(s+2)) ||
-			(c.isTenantLit(s) && c.isEq(s+1) && c.isTenantCol(s+2, col))
+	case 3:
+		if c.isName(s) && c.isEq(s+1) && c.isTenantLit(s+2) {
+			c.cands = append(c.cands, predCand{-1, int32(s)})
+		} else if c.isTenantLit(s) && c.isEq(s+1) && c.isName(s+2) {
+			c.cands = append(c.cands, predCand{-1, int32(s + 2)})
+		}
 	}
-	return false
 }
 
 // qualCol matches `<qualifier of r> . <tenant column>` at toks[k:k+3].

@@ -85,31 +85,31 @@ func (k Kind) String() string {
 type Code uint8
 
 const (
-	// MissingPredicate: an occurrence of a tenant table is not restricted by
+	// MissingPredicate means an occurrence of a tenant table is not restricted by
 	// `<qualifier>.<tenant column> = '<tenant>'` as a top-level conjunct of
 	// its block's WHERE (or, for an inner/left JOIN target, of its ON).
 	MissingPredicate Code = iota + 1
-	// OrEscape: the tenant predicate is present, but only below an OR (or
+	// OrEscape means the tenant predicate is present, but only below an OR (or
 	// XOR / MySQL ||), so it does not restrict the rows.
 	OrEscape
-	// TenantAssigned: a write puts a value other than the bound tenant
+	// TenantAssigned means a write puts a value other than the bound tenant
 	// literal into the tenant column (SET, VALUES, bun's Value()).
 	TenantAssigned
-	// TenantColumnMissing: an INSERT into a tenant table does not name the
+	// TenantColumnMissing means an INSERT into a tenant table does not name the
 	// tenant column (or has no column list, or uses DEFAULT VALUES).
 	TenantColumnMissing
-	// InsertSelect: INSERT ... SELECT into a tenant table (the inserted
-	// tenant values cannot be verified).
+	// InsertSelect means an INSERT ... SELECT into a tenant table (the
+	// inserted tenant values cannot be verified).
 	InsertSelect
-	// DuplicateKeyUpdate: MySQL INSERT ... ON DUPLICATE KEY UPDATE into a
-	// tenant table (the update may hit another tenant's row). The caller
+	// DuplicateKeyUpdate means a MySQL INSERT ... ON DUPLICATE KEY UPDATE
+	// into a tenant table (the update may hit another tenant's row). The caller
 	// decides whether the user opted in.
 	DuplicateKeyUpdate
-	// Unverifiable: the statement touches a tenant table but its shape is
+	// Unverifiable means the statement touches a tenant table but its shape is
 	// not one the guard can prove safe (MERGE, TRUNCATE, DDL, COPY, CALL,
 	// multi-statement text, unsupported syntax, ...).
 	Unverifiable
-	// ParseError: the SQL text cannot be tokenised (unterminated quote or
+	// ParseError means the SQL text cannot be tokenised (unterminated quote or
 	// comment, ambiguous escape, control character, unbalanced
 	// parentheses, MySQL executable comment) and it mentions a tenant table.
 	ParseError
@@ -223,9 +223,11 @@ func (l *TableList) add(name string) {
 // Verdict is the result of Check.
 type Verdict struct {
 	Kind Kind
-	// Operation is the upper-case verb of the statement as executed
-	// ("SELECT", "INSERT", "UPDATE", ...). For bun's soft delete it is
-	// "UPDATE". It is "" when the text has no recognisable verb.
+	// Operation is the upper-case verb of what the statement does
+	// ("SELECT", "INSERT", "UPDATE", ...): for bun's soft delete it is
+	// "UPDATE", and for a SELECT whose WITH clause holds an INSERT, UPDATE
+	// or DELETE it is that verb (and Kind is Insert, Update or Delete). It
+	// is "" when the text has no recognisable verb.
 	Operation string
 	// Tables are the tenant tables the statement references.
 	Tables TableList
@@ -276,6 +278,8 @@ type Guard struct {
 	// bit n set when such a word has length n (all are < 64 bytes).
 	maxLookup int
 	lenMask   uint64
+	// tblLenMask has bit n set when a tenant table name has length n.
+	tblLenMask uint64
 }
 
 // New returns a Guard for dialect d. tenantTables maps a tenant-owned table
@@ -329,6 +333,11 @@ func New(d Dialect, tenantTables map[string]string) *Guard {
 	}
 	for _, t := range g.tables {
 		g.lenMask |= 1 << uint(len(t.name))
+		g.tblLenMask |= 1 << uint(len(t.name))
+	}
+	if d == SQLite {
+		g.lenMask |= 1 << len("vacuum")
+		g.maxLookup = max(g.maxLookup, len("vacuum"))
 	}
 	return g
 }
@@ -376,12 +385,14 @@ func validName(s string) bool {
 // Check refuses. (Views, functions and triggers are otherwise opaque; see the
 // package documentation.)
 func (g *Guard) Mentions(sql string) bool {
-	return g.mentionsFrom(sql, nil)
+	return g.mentionsFrom(sql, nil, true)
 }
 
 // mentionsFrom scans sql for words naming tenant tables. When tl is not nil
-// every match is added to it and the scan continues to the end.
-func (g *Guard) mentionsFrom(sql string, tl *TableList) bool {
+// every match is added to it and the scan continues to the end. With
+// markers, words that only need Check's attention (dangerous functions,
+// SQLite's VACUUM) count as mentions too.
+func (g *Guard) mentionsFrom(sql string, tl *TableList, markers bool) bool {
 	found := false
 	n := len(sql)
 	for i := 0; i < n; {
@@ -411,7 +422,7 @@ func (g *Guard) mentionsFrom(sql string, tl *TableList) bool {
 			w = w[:pgMaxIdent]
 		}
 		if len(w) <= g.maxLookup && g.lenMask&(1<<uint(len(w))) != 0 {
-			if e := g.words.lookup(w); e != nil && (e.tbl > 0 || e.danger) {
+			if e := g.words.lookup(w); e != nil && (e.tbl > 0 || (markers && (e.danger || e.mention))) {
 				if tl == nil {
 					return true
 				}
@@ -422,84 +433,120 @@ func (g *Guard) mentionsFrom(sql string, tl *TableList) bool {
 				continue
 			}
 		}
-		if nonASCII {
-			if t := g.containsTableName(w); t >= 0 {
-				if tl == nil {
-					return true
+		if nonASCII && g.mayNameTable(w) >= 0 {
+			if tl == nil {
+				return true
+			}
+			found = true
+			for _, t := range g.tables {
+				if mayFoldTo(w, t.name) {
+					tl.add(t.name)
 				}
-				found = true
-				tl.add(g.tables[t].name)
 			}
 		}
 	}
 	return found
 }
 
-// containsTableName reports the index of a tenant table whose name may
-// occur inside w, or -1. It is used for identifiers with non-ASCII bytes:
-// every non-ASCII character is treated as a wildcard that may fold to any
-// ASCII letter (MySQL compares names with Unicode case folding, so
-// "İNVOICES" or "ınvoices" can name invoices), and ASCII compares
-// case-insensitively.
-func (g *Guard) containsTableName(w string) int {
+// mayNameTable reports the index of a tenant table that the identifier w,
+// which contains non-ASCII characters, may name, or -1. Only MySQL needs
+// this: it compares identifiers with Unicode-aware, accent-insensitive
+// folding ("İNVOICES", "ınvoices" or "invöices" may name invoices).
+// PostgreSQL and SQLite fold ASCII letters only, so a non-ASCII identifier
+// never names an ASCII table there.
+func (g *Guard) mayNameTable(w string) int {
+	if g.dialect != MySQL {
+		return -1
+	}
 	for ti, t := range g.tables {
-		for j := 0; j < len(w); j++ {
-			if j > 0 && w[j]&0xC0 == 0x80 {
-				continue // not at a character boundary
-			}
-			if fuzzyPrefix(w[j:], t.name) {
-				return ti
-			}
+		if mayFoldTo(w, t.name) {
+			return ti
 		}
 	}
 	return -1
 }
 
-// mayBeColumn reports whether the non-ASCII identifier w may fold to the
-// ASCII column name col.
-func mayBeColumn(w, col string) bool {
-	n := 0
-	for i := 0; i < len(w); {
-		if w[i] < 0x80 {
-			i++
-		} else {
-			i += utf8Len(w[i])
-		}
-		n++
+// mayNameColumn is mayNameTable for tenant columns.
+func (g *Guard) mayNameColumn(w string) bool {
+	if g.dialect != MySQL {
+		return false
 	}
-	return n == len(col) && fuzzyPrefix(w, col)
+	for _, t := range g.tables {
+		if mayFoldTo(w, t.column) {
+			return true
+		}
+	}
+	return false
 }
 
-// fuzzyPrefix reports whether name matches a prefix of w, where each
-// non-ASCII character of w matches any one byte of name.
-func fuzzyPrefix(w, name string) bool {
-	i := 0
-	for j := 0; j < len(name); j++ {
-		if i >= len(w) {
-			return false
-		}
-		if w[i] >= 0x80 {
-			i += utf8Len(w[i])
-			continue
-		}
-		if lowerByte(w[i]) != lowerByte(name[j]) {
-			return false
-		}
-		i++
-	}
-	return true
-}
+const (
+	foldOther     = iota // never compares equal to ASCII
+	foldIgnorable        // may be ignored by the comparison
+	foldLatin            // may fold to one or two ASCII characters
+)
 
-func utf8Len(b byte) int {
+// foldClass classifies a non-ASCII character for mayFoldTo.
+func foldClass(r rune) int {
 	switch {
-	case b >= 0xF0:
-		return 4
-	case b >= 0xE0:
-		return 3
-	case b >= 0xC0:
-		return 2
+	case r >= 0x0300 && r <= 0x036F, r >= 0x1AB0 && r <= 0x1AFF, r >= 0x1DC0 && r <= 0x1DFF,
+		r >= 0x20D0 && r <= 0x20FF, r >= 0xFE20 && r <= 0xFE2F, // combining marks
+		r == 0x00AD, r == 0x034F, r == 0x061C, r >= 0x180B && r <= 0x180F,
+		r >= 0x200B && r <= 0x200F, r >= 0x202A && r <= 0x202E, r >= 0x2060 && r <= 0x206F,
+		r >= 0xFE00 && r <= 0xFE0F, r == 0xFEFF, r >= 0xE0000 && r <= 0xE0FFF: // format, variation selectors
+		return foldIgnorable
+	case r >= 0x00A0 && r <= 0x02AF, // Latin-1 supplement, Latin extended A/B, IPA
+		r >= 0x1D00 && r <= 0x1DBF, r >= 0x1E00 && r <= 0x1EFF, // phonetic, Latin extended additional
+		r >= 0x2100 && r <= 0x214F, r >= 0x2460 && r <= 0x24FF, // letterlike (Kelvin sign), enclosed
+		r >= 0xFB00 && r <= 0xFB06,   // ligatures
+		r >= 0xFF00 && r <= 0xFFEF,   // fullwidth forms
+		r >= 0x1D400 && r <= 0x1D7FF: // mathematical alphanumerics
+		return foldLatin
 	}
-	return 1
+	return foldOther
+}
+
+// mayFoldTo reports whether w may compare equal to the ASCII name under a
+// Unicode-aware, accent-insensitive identifier comparison: ASCII compares
+// case-insensitively, Latin-like characters may stand for one or two
+// characters of name, ignorable characters for none. MySQL rejects
+// identifiers longer than 64 characters, so longer w never match.
+func mayFoldTo(w, name string) bool {
+	if len(name) >= 64 {
+		return false
+	}
+	full := uint64(1)<<uint(len(name)+1) - 1
+	reach := uint64(1) // bit j set: name[:j] can be matched so far
+	n := 0
+	for _, r := range w {
+		n++
+		if n > 64 {
+			return false
+		}
+		var next uint64
+		switch {
+		case r < 0x80:
+			lr := lowerByte(byte(r))
+			for j := 0; j < len(name); j++ {
+				if reach&(1<<uint(j)) != 0 && lowerByte(name[j]) == lr {
+					next |= 1 << uint(j+1)
+				}
+			}
+		default:
+			switch foldClass(r) {
+			case foldIgnorable:
+				next = reach
+			case foldLatin:
+				next = (reach<<1 | reach<<2) & full
+			default:
+				return false
+			}
+		}
+		if next == 0 {
+			return false
+		}
+		reach = next
+	}
+	return reach&(1<<uint(len(name))) != 0
 }
 
 var wordByte [256]bool

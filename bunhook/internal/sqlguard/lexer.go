@@ -20,7 +20,7 @@ const (
 	tkOp // any other operator or punctuation
 )
 
-// operator codes for tkOp tokens
+// Operator codes of tkOp tokens.
 const (
 	opOther uint8 = iota
 	opEq          // =
@@ -29,7 +29,7 @@ const (
 	opCast        // ::
 )
 
-// token flags
+// Token flags.
 const (
 	tfDoubled   uint8 = 1 << iota // string/identifier contains a doubled quote
 	tfBackslash                   // string contains a backslash
@@ -49,10 +49,26 @@ type token struct {
 	op    uint8
 }
 
+// pushTok appends a token. It writes the fields into the new slot instead of
+// copying a composite literal, which avoids a store-forwarding stall per
+// token.
+func pushTok(toks []token, pos, end int, kind tokKind) []token {
+	toks = append(toks, token{})
+	t := &toks[len(toks)-1]
+	t.pos, t.end, t.kind = int32(pos), int32(end), kind
+	return toks
+}
+
 // table returns the 1-based tenant table index of an identifier token.
 func (t *token) table() int16 { return int16(t.match) }
 
-// byte classes for the lexer's dispatch
+// maxDepth bounds parenthesis nesting (and so the parser's recursion).
+const maxDepth = 256
+
+// maxRefs bounds the table references of one query block.
+const maxRefs = 512
+
+// Byte classes for the lexer's dispatch.
 const (
 	bcOp uint8 = iota // operator or other punctuation
 	bcSpace
@@ -161,7 +177,7 @@ func (c *checker) lexAll() ([]token, bool) {
 						}
 						j++
 					}
-					toks = append(toks, token{pos: int32(i), end: int32(j), kind: tkOtherString})
+					toks = pushTok(toks, i, j, tkOtherString)
 					i = j
 					continue
 				}
@@ -189,14 +205,20 @@ func (c *checker) lexAll() ([]token, bool) {
 						c.suspicious = true
 						c.suspiciousPos = i
 					}
-					toks = append(toks, token{pos: int32(i), end: int32(j), kind: k})
+					toks = pushTok(toks, i, j, k)
 					i = j
 					continue
 				}
 			}
-			var t token
-			t, i = c.scanIdent(i, len(toks) > 0 && toks[len(toks)-1].kind == tkDot)
-			toks = append(toks, t)
+			j := i + 1
+			or := b
+			for j < n && identByte[s[j]] {
+				or |= s[j]
+				j++
+			}
+			toks = pushTok(toks, i, j, tkIdent)
+			c.classifyIdent(&toks[len(toks)-1], s[i:j], len(toks) > 1 && toks[len(toks)-2].kind == tkDot, or >= 0x80)
+			i = j
 			continue
 
 		case bcCtrl:
@@ -213,7 +235,7 @@ func (c *checker) lexAll() ([]token, bool) {
 					case x < 0x20 || x == 0x7f || x >= 0x80:
 						return toks, c.lexFail(i, "ambiguous '--' sequence")
 					default:
-						toks = append(toks, token{pos: int32(i), end: int32(i + 1), kind: tkOp})
+						toks = pushTok(toks, i, i+1, tkOp)
 						i++
 						continue
 					}
@@ -268,60 +290,91 @@ func (c *checker) lexAll() ([]token, bool) {
 			}
 
 		case bcQuote:
-			t, j, ok := c.lexString(i, '\'', d == MySQL)
+			j, fl, ok := c.lexString(i, '\'', d == MySQL)
 			if !ok {
 				return toks, false
 			}
-			toks = append(toks, t)
+			toks = pushTok(toks, i, j, tkString)
+			toks[len(toks)-1].flags = fl
+			c.stringNamesTable(i, j)
 			i = j
 			continue
 
 		case bcDQuote:
 			if d == MySQL {
-				t, j, ok := c.lexString(i, '"', true)
+				j, fl, ok := c.lexString(i, '"', true)
 				if !ok {
 					return toks, false
 				}
-				t.kind = tkOtherString
-				toks = append(toks, t)
+				toks = pushTok(toks, i, j, tkOtherString)
+				toks[len(toks)-1].flags = fl
+				c.stringNamesTable(i, j)
 				i = j
 				continue
 			}
-			t, j, ok := c.lexQuoted(i, '"')
-			if !ok {
+			// Fast path for "name" without doubled quotes or non-ASCII.
+			j := i + 1
+			for j < n && s[j] != '"' && s[j] < 0x80 {
+				j++
+			}
+			if j < n && s[j] == '"' && (j+1 >= n || s[j+1] != '"') && j-i-1 <= pgMaxIdent {
+				toks = pushTok(toks, i, j+1, tkQIdent)
+				if name := s[i+1 : j]; c.g.tblLenMask&(1<<uint(len(name))) != 0 {
+					if e := c.g.words.lookup(name); e != nil && e.tbl != 0 {
+						toks[len(toks)-1].match = int32(e.tbl)
+						c.anyTenant = true
+					}
+				}
+				i = j + 1
+				continue
+			}
+			if toks, i = c.lexQuoted(toks, i, '"'); i < 0 {
 				return toks, false
 			}
-			toks = append(toks, t)
-			i = j
 			continue
 
 		case bcBacktick:
 			if d != Postgres {
-				t, j, ok := c.lexQuoted(i, '`')
-				if !ok {
+				j := i + 1
+				for j < n && s[j] != '`' && s[j] < 0x80 {
+					j++
+				}
+				if j < n && s[j] == '`' && (j+1 >= n || s[j+1] != '`') && j-i-1 <= pgMaxIdent {
+					toks = pushTok(toks, i, j+1, tkQIdent)
+					if name := s[i+1 : j]; c.g.tblLenMask&(1<<uint(len(name))) != 0 {
+						if e := c.g.words.lookup(name); e != nil && e.tbl != 0 {
+							toks[len(toks)-1].match = int32(e.tbl)
+							c.anyTenant = true
+						}
+					}
+					i = j + 1
+					continue
+				}
+				if toks, i = c.lexQuoted(toks, i, '`'); i < 0 {
 					return toks, false
 				}
-				toks = append(toks, t)
-				i = j
 				continue
 			}
 
 		case bcLBracket:
 			if d == SQLite {
-				t, j, ok := c.lexQuoted(i, ']')
-				if !ok {
+				if toks, i = c.lexQuoted(toks, i, ']'); i < 0 {
 					return toks, false
 				}
-				toks = append(toks, t)
-				i = j
 				continue
 			}
 
 		case bcDollar:
 			if d != Postgres {
-				var t token
-				t, i = c.scanIdent(i, len(toks) > 0 && toks[len(toks)-1].kind == tkDot)
-				toks = append(toks, t)
+				j := i + 1
+				or := b
+				for j < n && identByte[s[j]] {
+					or |= s[j]
+					j++
+				}
+				toks = pushTok(toks, i, j, tkIdent)
+				c.classifyIdent(&toks[len(toks)-1], s[i:j], len(toks) > 1 && toks[len(toks)-2].kind == tkDot, or >= 0x80)
+				i = j
 				continue
 			}
 			j := i + 1
@@ -329,7 +382,7 @@ func (c *checker) lexAll() ([]token, bool) {
 				for j < n && s[j] >= '0' && s[j] <= '9' {
 					j++
 				}
-				toks = append(toks, token{pos: int32(i), end: int32(j), kind: tkParam})
+				toks = pushTok(toks, i, j, tkParam)
 				i = j
 				continue
 			}
@@ -348,31 +401,30 @@ func (c *checker) lexAll() ([]token, bool) {
 					return toks, c.lexFail(i, "unterminated dollar-quoted string")
 				}
 				end := j + 1 + k + len(tag)
-				toks = append(toks, token{pos: int32(i), end: int32(end), kind: tkOtherString})
+				toks = pushTok(toks, i, end, tkOtherString)
 				i = end
 				continue
 			}
 
 		case bcDigit:
-			var t token
-			t, i = c.scanNumber(i, len(toks) > 0 && toks[len(toks)-1].kind == tkDot)
-			toks = append(toks, t)
+			toks, i = c.scanNumber(toks, i)
 			continue
 
 		case bcDot:
 			if i+1 < n && s[i+1] >= '0' && s[i+1] <= '9' {
-				var t token
-				t, i = c.scanNumber(i, false)
-				toks = append(toks, t)
+				toks, i = c.scanNumber(toks, i)
 				continue
 			}
-			toks = append(toks, token{pos: int32(i), end: int32(i + 1), kind: tkDot})
+			toks = pushTok(toks, i, i+1, tkDot)
 			i++
 			continue
 
 		case bcLParen:
+			if len(c.stack) >= maxDepth {
+				return toks, c.lexFail(i, "parentheses nested too deeply")
+			}
 			c.stack = append(c.stack, int32(len(toks)))
-			toks = append(toks, token{pos: int32(i), end: int32(i + 1), kind: tkLParen})
+			toks = pushTok(toks, i, i+1, tkLParen)
 			i++
 			continue
 
@@ -383,69 +435,69 @@ func (c *checker) lexAll() ([]token, bool) {
 			open := c.stack[len(c.stack)-1]
 			c.stack = c.stack[:len(c.stack)-1]
 			toks[open].match = int32(len(toks))
-			toks = append(toks, token{pos: int32(i), end: int32(i + 1), kind: tkRParen, match: open})
+			toks = pushTok(toks, i, i+1, tkRParen)
+			toks[len(toks)-1].match = open
 			i++
 			continue
 
 		case bcComma:
-			toks = append(toks, token{pos: int32(i), end: int32(i + 1), kind: tkComma})
+			toks = pushTok(toks, i, i+1, tkComma)
 			i++
 			continue
 
 		case bcSemi:
-			toks = append(toks, token{pos: int32(i), end: int32(i + 1), kind: tkSemi})
+			toks = pushTok(toks, i, i+1, tkSemi)
 			i++
 			continue
 		}
 
 		// Operators and other punctuation.
-		t := token{pos: int32(i), end: int32(i + 1), kind: tkOp}
+		op, end := opOther, i+1
 		switch b {
 		case '=':
-			t.op = opEq
+			op = opEq
 		case '|':
 			if i+1 < n && s[i+1] == '|' {
-				t.op, t.end = opPipes, int32(i+2)
+				op, end = opPipes, i+2
 			}
 		case '&':
 			if i+1 < n && s[i+1] == '&' {
-				t.op, t.end = opAmps, int32(i+2)
+				op, end = opAmps, i+2
 			}
 		case ':':
 			if i+1 < n && s[i+1] == ':' {
-				t.op, t.end = opCast, int32(i+2)
+				op, end = opCast, i+2
 			}
 		case '\\':
 			if d != MySQL {
 				return toks, c.lexFail(i, "backslash outside a string literal")
 			}
 		}
-		toks = append(toks, t)
-		i = int(t.end)
+		toks = pushTok(toks, i, end, tkOp)
+		toks[len(toks)-1].op = op
+		i = end
 	}
 	return toks, true
 }
 
-// scanIdent reads the unquoted identifier starting at s[i] and classifies
-// it as a keyword and/or tenant table.
-func (c *checker) scanIdent(i int, afterDot bool) (token, int) {
-	s := c.sql
-	n := len(s)
-	j := i
-	var or byte
-	for j < n && identByte[s[j]] {
-		or |= s[j]
-		j++
+// stringNamesTable marks the statement as naming a tenant table when the
+// string literal s[i:j] spells one: SQLite reads a single-quoted string as
+// an identifier where a string is not allowed (SELECT * FROM 'invoices'),
+// and MySQL with ANSI_QUOTES reads "invoices" as an identifier. The full
+// parse then refuses a string in a table position.
+func (c *checker) stringNamesTable(i, j int) {
+	name := c.sql[i+1 : j-1]
+	if len(name) < 64 && c.g.tblLenMask&(1<<uint(len(name))) != 0 && c.g.words.mayContain(name) {
+		if e := c.g.words.lookup(name); e != nil && e.tbl != 0 {
+			c.anyTenant = true
+		}
 	}
-	t := token{pos: int32(i), end: int32(j), kind: tkIdent}
-	c.classifyIdent(&t, s[i:j], afterDot, or >= 0x80)
-	return t, j
 }
 
 // scanNumber reads a numeric literal. Text like 0x1F or 1abc is an
 // identifier in MySQL and junk elsewhere: it is classified like an
 // identifier (conservative).
-func (c *checker) scanNumber(i int, afterDot bool) (token, int) {
+func (c *checker) scanNumber(toks []token, i int) ([]token, int) {
 	s := c.sql
 	n := len(s)
 	j := i
@@ -470,12 +522,13 @@ func (c *checker) scanNumber(i int, afterDot bool) (token, int) {
 		}
 		break
 	}
-	t := token{pos: int32(i), end: int32(j), kind: tkNumber}
-	if !numeric {
-		t.kind = tkIdent
-		c.classifyIdent(&t, s[i:j], afterDot, hasNonASCII(s[i:j]))
+	if numeric {
+		return pushTok(toks, i, j, tkNumber), j
 	}
-	return t, j
+	afterDot := len(toks) > 0 && toks[len(toks)-1].kind == tkDot
+	toks = pushTok(toks, i, j, tkIdent)
+	c.classifyIdent(&toks[len(toks)-1], s[i:j], afterDot, hasNonASCII(s[i:j]))
+	return toks, j
 }
 
 func hasNonASCII(s string) bool {
@@ -496,7 +549,7 @@ func (c *checker) classifyIdent(t *token, w string, afterDot, nonASCII bool) {
 	if len(w) > pgMaxIdent && c.g.dialect == Postgres {
 		w = w[:pgMaxIdent]
 	}
-	if len(w) <= c.g.words.maxLen {
+	if c.g.words.mayContain(w) {
 		if e := c.g.words.lookup(w); e != nil {
 			// After a dot a keyword is a column or table name (t.offset).
 			if !afterDot {
@@ -517,10 +570,6 @@ func (c *checker) classifyIdent(t *token, w string, afterDot, nonASCII bool) {
 	}
 }
 
-func isIdentStart(b byte, d Dialect) bool {
-	return b >= 'a' && b <= 'z' || b >= 'A' && b <= 'Z' || b == '_' || b >= 0x80 || (b == '$' && d != Postgres)
-}
-
 func isIdentByte(b byte) bool {
 	return b >= 'a' && b <= 'z' || b >= 'A' && b <= 'Z' || b >= '0' && b <= '9' || b == '_' || b == '$' || b >= 0x80
 }
@@ -533,98 +582,104 @@ func (c *checker) lexFail(pos int, msg string) bool {
 
 // checkNonASCII flags identifiers that may fold to a tenant table name
 // (always refused) or to a tenant column name (refused when the statement
-// names a tenant table).
+// names a tenant table). See mayNameTable.
 func (c *checker) checkNonASCII(w string, t *token, pos int) {
-	if t.match == 0 && c.g.containsTableName(w) >= 0 {
+	if c.g.dialect != MySQL {
+		return
+	}
+	if t.match == 0 && c.g.mayNameTable(w) >= 0 {
 		c.suspicious = true
 		c.suspiciousPos = pos
 		return
 	}
-	for _, tb := range c.g.tables {
-		if mayBeColumn(w, tb.column) {
-			c.suspiciousCol = true
-			c.suspiciousPos = pos
-			return
-		}
+	if c.g.mayNameColumn(w) {
+		c.suspiciousCol = true
+		c.suspiciousPos = pos
 	}
 }
 
 // lexQuoted reads a quoted identifier starting at s[i] and ending with
-// close ("x", `x` with doubling; SQLite [x] without).
-func (c *checker) lexQuoted(i int, close byte) (token, int, bool) {
+// closeq ("x", `x` with doubling; SQLite [x] without), appends it and
+// returns the index after it (-1 on error).
+func (c *checker) lexQuoted(toks []token, i int, closeq byte) ([]token, int) {
 	s := c.sql
 	n := len(s)
 	doubling := s[i] != '['
-	t := token{pos: int32(i), kind: tkQIdent}
+	var flags uint8
 	j := i + 1
 	for {
-		k := strings.IndexByte(s[j:], close)
+		k := strings.IndexByte(s[j:], closeq)
 		if k < 0 {
-			return t, 0, c.lexFail(i, "unterminated quoted identifier")
+			c.lexFail(i, "unterminated quoted identifier")
+			return toks, -1
 		}
 		j += k
-		if doubling && j+1 < n && s[j+1] == close {
-			t.flags |= tfDoubled
+		if doubling && j+1 < n && s[j+1] == closeq {
+			flags |= tfDoubled
 			j += 2
 			continue
 		}
 		j++
 		break
 	}
-	t.end = int32(j)
+	toks = pushTok(toks, i, j, tkQIdent)
+	t := &toks[len(toks)-1]
 	content := s[i+1 : j-1]
 	if hasNonASCII(content) {
-		t.flags |= tfNonASCII
+		flags |= tfNonASCII
 	}
+	t.flags = flags
 	name := content
-	if len(name) > pgMaxIdent && c.g.dialect == Postgres && t.flags&tfDoubled == 0 {
+	if len(name) > pgMaxIdent && c.g.dialect == Postgres && flags&tfDoubled == 0 {
 		name = name[:pgMaxIdent]
 	}
-	if len(name) <= c.g.words.maxLen && t.flags&tfDoubled == 0 {
+	if len(name) <= c.g.words.maxLen && flags&tfDoubled == 0 {
 		if e := c.g.words.lookup(name); e != nil && e.tbl != 0 {
 			t.match = int32(e.tbl)
 			c.anyTenant = true
 		}
 	}
-	if t.flags&(tfNonASCII|tfDoubled) != 0 {
-		c.checkNonASCII(content, &t, i)
+	if flags&tfNonASCII != 0 {
+		c.checkNonASCII(content, t, i)
 	}
-	return t, j, true
+	return toks, j
 }
 
-// lexString reads a string literal starting at s[i] == q. With backslash
-// set (MySQL), backslash escapes are honoured; a backslash that escapes the
-// closing quote is rejected as ambiguous, because under
-// NO_BACKSLASH_ESCAPES the server would end the literal there.
-func (c *checker) lexString(i int, q byte, backslash bool) (token, int, bool) {
+// lexString reads a string literal starting at s[i] == q and returns the
+// index after it and its flags. With backslash set (MySQL), backslash
+// escapes are honoured; a backslash that escapes the closing quote is
+// rejected as ambiguous, because under NO_BACKSLASH_ESCAPES the server
+// would end the literal there.
+func (c *checker) lexString(i int, q byte, backslash bool) (int, uint8, bool) {
 	s := c.sql
 	n := len(s)
-	t := token{pos: int32(i), kind: tkString}
+	var flags uint8
 	j := i + 1
 	for {
-		if j >= n {
-			return t, 0, c.lexFail(i, "unterminated string literal")
-		}
-		x := s[j]
-		if x == q {
-			if j+1 < n && s[j+1] == q {
-				t.flags |= tfDoubled
+		k := strings.IndexByte(s[j:], q)
+		if backslash {
+			if b := strings.IndexByte(s[j:], '\\'); b >= 0 && (k < 0 || b < k) {
+				flags |= tfBackslash
+				j += b
+				if j+1 < n && s[j+1] == q {
+					return 0, 0, c.lexFail(j, "ambiguous backslash-escaped quote in string literal")
+				}
 				j += 2
+				if j > n {
+					return 0, 0, c.lexFail(i, "unterminated string literal")
+				}
 				continue
 			}
-			j++
-			break
 		}
-		if backslash && x == '\\' {
-			t.flags |= tfBackslash
-			if j+1 < n && s[j+1] == q {
-				return t, 0, c.lexFail(j, "ambiguous backslash-escaped quote in string literal")
-			}
+		if k < 0 {
+			return 0, 0, c.lexFail(i, "unterminated string literal")
+		}
+		j += k
+		if j+1 < n && s[j+1] == q {
+			flags |= tfDoubled
 			j += 2
 			continue
 		}
-		j++
+		return j + 1, flags, true
 	}
-	t.end = int32(j)
-	return t, j, true
 }

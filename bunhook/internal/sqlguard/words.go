@@ -255,7 +255,9 @@ type wordEntry struct {
 	word   string // lower-case
 	kw     kwID
 	tbl    int16 // 1-based index into Guard.tables; 0 when not a tenant table
-	danger bool
+	danger bool  // PostgreSQL function that reads unnamed tables
+	// mention: Mentions reports the word although it names no table.
+	mention bool
 }
 
 // wordTable is an open-addressing hash table of lower-case words, so that
@@ -265,6 +267,32 @@ type wordTable struct {
 	slots  []wordEntry
 	shift  uint
 	maxLen int // longest word in the table
+	// first[n] has bit firstBit(w[0]) set for every word w of length n:
+	// most identifiers are rejected by this filter without hashing.
+	first [64]uint32
+}
+
+// firstBit maps a byte to a bit of wordTable.first: letters (folded) to
+// 0..25, '_' to 26, everything else to 27.
+var firstBit [256]uint8
+
+func init() {
+	for i := range firstBit {
+		b := lowerByte(byte(i))
+		switch {
+		case b >= 'a' && b <= 'z':
+			firstBit[i] = b - 'a'
+		case b == '_':
+			firstBit[i] = 26
+		default:
+			firstBit[i] = 27
+		}
+	}
+}
+
+// mayContain reports whether w can be in the table (cheap filter).
+func (t *wordTable) mayContain(w string) bool {
+	return len(w) > 0 && len(w) <= t.maxLen && t.first[len(w)]&(1<<firstBit[w[0]]) != 0
 }
 
 func wordHash(w string) uint64 {
@@ -289,6 +317,7 @@ func buildWordTable(d Dialect, tables []tableInfo) wordTable {
 		if len(w) > t.maxLen {
 			t.maxLen = len(w)
 		}
+		t.first[len(w)] |= 1 << firstBit[w[0]]
 		i := wordHash(w) >> t.shift
 		for {
 			e := &t.slots[i]
@@ -309,6 +338,11 @@ func buildWordTable(d Dialect, tables []tableInfo) wordTable {
 		for _, f := range dangerousPGFunctions {
 			get(f).danger = true
 		}
+	}
+	if d == SQLite {
+		// VACUUM INTO copies every table: make Mentions see it (Check
+		// refuses VACUUM ... INTO).
+		get("vacuum").mention = true
 	}
 	for i, tb := range tables {
 		get(tb.name).tbl = int16(i + 1)

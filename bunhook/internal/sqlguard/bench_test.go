@@ -1,0 +1,146 @@
+package sqlguard
+
+import (
+	"context"
+	"testing"
+
+	"github.com/uptrace/bun"
+)
+
+// benchQueries renders the benchmark statements with bun (PostgreSQL).
+func benchQueries(tb testing.TB) (point, join3, insert10, nonTenant string) {
+	tb.Helper()
+	var d *corpusDB
+	for _, x := range corpusDBs() {
+		if x.name == "pg" {
+			d = x
+		}
+	}
+	point = d.render(tb, func(ctx context.Context, db *bun.DB) error {
+		return db.NewSelect().Model(&Invoice{ID: 42}).WherePK().Where("?TableAlias.tenant_id = ?", tenantA).Scan(ctx)
+	})
+	join3 = d.render(tb, func(ctx context.Context, db *bun.DB) error {
+		var is []Invoice
+		return db.NewSelect().Model(&is).
+			Join("JOIN customers AS c").JoinOn("c.id = invoice.customer_id").JoinOn("c.tenant_id = ?", tenantA).
+			Join("LEFT JOIN items AS it").JoinOn("it.invoice_id = invoice.id").JoinOn("it.tenant_id = ?", tenantA).
+			Where("?TableAlias.tenant_id = ?", tenantA).Where("c.name LIKE ?", "Acme%").
+			Order("invoice.id").Limit(50).Scan(ctx)
+	})
+	insert10 = d.render(tb, func(ctx context.Context, db *bun.DB) error {
+		rows := make([]Invoice, 10)
+		for i := range rows {
+			rows[i] = Invoice{ID: int64(i + 1), TenantID: tenantA, Number: "INV-0001", CustomerID: 7}
+		}
+		_, err := db.NewInsert().Model(&rows).Exec(ctx)
+		return err
+	})
+	nonTenant = d.render(tb, func(ctx context.Context, db *bun.DB) error {
+		var cs []Currency
+		return db.NewSelect().Model(&cs).Where("?TableAlias.code IN (?)", bun.List([]string{"EUR", "USD"})).Scan(ctx)
+	})
+	return
+}
+
+func TestZeroAllocs(t *testing.T) {
+	if raceEnabled {
+		t.Skip("sync.Pool drops items under the race detector")
+	}
+	g := New(Postgres, corpusTables)
+	point, join3, insert10, nonTenant := benchQueries(t)
+	for name, q := range map[string]string{"point": point, "join3": join3, "insert10": insert10, "nonTenant": nonTenant} {
+		if v := g.Check(q, tenantA); !v.OK() {
+			t.Fatalf("%s not verified: %v\n%s", name, v, q)
+		}
+		if n := testing.AllocsPerRun(200, func() { g.Check(q, tenantA) }); n != 0 {
+			t.Errorf("Check(%s) allocates %v times per run", name, n)
+		}
+		if n := testing.AllocsPerRun(200, func() { g.Mentions(q) }); n != 0 {
+			t.Errorf("Mentions(%s) allocates %v times per run", name, n)
+		}
+	}
+}
+
+func BenchmarkCheckPointSelect(b *testing.B) {
+	g := New(Postgres, corpusTables)
+	q, _, _, _ := benchQueries(b)
+	b.SetBytes(int64(len(q)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if !g.Check(q, tenantA).OK() {
+			b.Fatal("not verified")
+		}
+	}
+}
+
+func BenchmarkCheckJoin3(b *testing.B) {
+	g := New(Postgres, corpusTables)
+	_, q, _, _ := benchQueries(b)
+	b.SetBytes(int64(len(q)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if !g.Check(q, tenantA).OK() {
+			b.Fatal("not verified")
+		}
+	}
+}
+
+func BenchmarkCheckInsert10(b *testing.B) {
+	g := New(Postgres, corpusTables)
+	_, _, q, _ := benchQueries(b)
+	b.SetBytes(int64(len(q)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if !g.Check(q, tenantA).OK() {
+			b.Fatal("not verified")
+		}
+	}
+}
+
+func BenchmarkMentionsNonTenant(b *testing.B) {
+	g := New(Postgres, corpusTables)
+	_, _, _, q := benchQueries(b)
+	b.SetBytes(int64(len(q)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if g.Mentions(q) {
+			b.Fatal("mentions")
+		}
+	}
+}
+
+func BenchmarkMentionsPointSelect(b *testing.B) {
+	g := New(Postgres, corpusTables)
+	q, _, _, _ := benchQueries(b)
+	b.SetBytes(int64(len(q)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if !g.Mentions(q) {
+			b.Fatal("no mention")
+		}
+	}
+}
+
+func BenchmarkCheckNonTenant(b *testing.B) {
+	g := New(Postgres, corpusTables)
+	_, _, _, q := benchQueries(b)
+	b.ReportAllocs()
+	for b.Loop() {
+		if !g.Check(q, tenantA).OK() {
+			b.Fatal("not verified")
+		}
+	}
+}
+
+func BenchmarkCheckParallel(b *testing.B) {
+	g := New(Postgres, corpusTables)
+	q, _, _, _ := benchQueries(b)
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if !g.Check(q, tenantA).OK() {
+				b.Fatal("not verified")
+			}
+		}
+	})
+}
