@@ -15,6 +15,9 @@ import (
 //     context is not a safe veto: pgdriver on a bun.Conn runs the statement
 //     anyway);
 //   - it runs the guard's re-rendered statement in place of the original;
+//   - it checks the statements the guard never saw (SQL sent through the
+//     embedded *sql.DB or *sql.Tx, prepared statements, sql.Conn.Raw, a
+//     *bun.DB built without the hook) by their text, see checkUnhooked;
 //   - on PostgreSQL it keeps app.tenant_id equal to the tenant of each
 //     statement's context: set_config(..., true) right after BEGIN for the
 //     transaction, and for statements outside a transaction a session value
@@ -88,17 +91,23 @@ func (c *conn) Prepare(query string) (driver.Stmt, error) {
 }
 
 func (c *conn) PrepareContext(ctx context.Context, query string) (driver.Stmt, error) {
-	query, err := decisionFrom(ctx).statement(query)
+	run, err := c.e.statement(ctx, query)
 	if err != nil {
 		return nil, err
 	}
 	if err := c.syncTenant(ctx); err != nil {
 		return nil, err
 	}
+	var st driver.Stmt
 	if pc, ok := c.inner.(driver.ConnPrepareContext); ok {
-		return pc.PrepareContext(ctx, query)
+		st, err = pc.PrepareContext(ctx, run)
+	} else {
+		st, err = c.inner.Prepare(run)
 	}
-	return c.inner.Prepare(query)
+	if err != nil {
+		return nil, err
+	}
+	return &stmt{inner: st, c: c, query: query}, nil
 }
 
 func (c *conn) Close() error { return c.inner.Close() }
@@ -133,13 +142,13 @@ func (c *conn) BeginTx(ctx context.Context, opts driver.TxOptions) (driver.Tx, e
 }
 
 func (c *conn) ExecContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Result, error) {
-	query, err := decisionFrom(ctx).statement(query)
-	if err != nil {
-		return nil, err
-	}
 	ec, ok := c.inner.(driver.ExecerContext)
 	if !ok {
 		return nil, driver.ErrSkip // database/sql falls back to PrepareContext
+	}
+	query, err := c.e.statement(ctx, query)
+	if err != nil {
+		return nil, err
 	}
 	if err := c.syncTenant(ctx); err != nil {
 		return nil, err
@@ -148,13 +157,13 @@ func (c *conn) ExecContext(ctx context.Context, query string, args []driver.Name
 }
 
 func (c *conn) QueryContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Rows, error) {
-	query, err := decisionFrom(ctx).statement(query)
-	if err != nil {
-		return nil, err
-	}
 	qc, ok := c.inner.(driver.QueryerContext)
 	if !ok {
 		return nil, driver.ErrSkip
+	}
+	query, err := c.e.statement(ctx, query)
+	if err != nil {
+		return nil, err
 	}
 	if err := c.syncTenant(ctx); err != nil {
 		return nil, err

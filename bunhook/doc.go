@@ -62,7 +62,18 @@
 // alike), executes the re-rendered statements, and on PostgreSQL sets
 // app.tenant_id transaction-locally in every transaction (for row-level
 // security policies, layer 4, see [RLSPolicySQL]) without ever leaving a
-// session value for the next user of a pooled connection.
+// session value for the next user of a pooled connection. It also checks, by
+// their text, the statements that never passed the guard: SQL sent through
+// the *sql.DB or *sql.Tx that bun embeds (db.DB, tx.Tx), prepared statements
+// (again at every execution, with the executing context), sql.Conn.Raw, and
+// any *bun.DB built over the same pool without the hook. Only the driver's
+// own connection, reached with conn.Raw and Unwrap (for COPY), is unguarded.
+//
+// A bun.ConnResolver given with [WithBunOptions] (read replicas) may route a
+// statement to a pool Open did not wrap, which would ignore the guard's
+// decision; a statement on a tenant table routed there fails with
+// [scope.ErrUnscopedQuery]. Open every replica with Open and give the
+// resolver its DB.
 //
 // # Bypass, report-only mode and reporting
 //
@@ -80,5 +91,8 @@
 // installs. On a *bun.DB built with bun.NewDB over your own *sql.DB, queries
 // on tenant-owned models fail closed with [ErrNotInstalled]; queries that run
 // no model hook (raw SQL, Table(), map models, Count, ...) are not guarded at
-// all, and nothing can block a statement before it leaves the process.
+// all, and nothing can block a statement before it leaves the process. (A
+// second bun.NewDB over the *sql.DB of a DB that Open returned keeps the
+// model hooks and the connector's text check, but loses the guard's
+// re-rendering: Count and friends on it are blocked, not scoped.)
 package bunhook

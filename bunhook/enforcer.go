@@ -243,8 +243,8 @@ type modelInfo struct {
 	column string
 	field  *schema.Field
 	err    error // invalid declaration
-	// inline reports whether the model has has-one or belongs-to relations,
-	// whose joins may need tenant conditions.
+	// inline reports whether the model has has-one, belongs-to or m2m
+	// relations, whose joins may need tenant conditions.
 	inline bool
 }
 
@@ -267,7 +267,8 @@ func (e *Enforcer) modelInfo(tbl *schema.Table) *modelInfo {
 func inspectModel(tbl *schema.Table) *modelInfo {
 	mi := &modelInfo{table: tbl}
 	for _, rel := range tbl.Relations {
-		if rel.Type == schema.HasOneRelation || rel.Type == schema.BelongsToRelation {
+		switch rel.Type {
+		case schema.HasOneRelation, schema.BelongsToRelation, schema.ManyToManyRelation:
 			mi.inline = true
 		}
 	}

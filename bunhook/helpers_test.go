@@ -9,7 +9,6 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
@@ -310,15 +309,6 @@ func (td *testDB) rawString(t testing.TB, query string, args ...any) string {
 }
 
 func (td *testDB) events(types ...auditlog.Type) []auditlog.Event { return td.sink.Events(types...) }
-
-func hasPrefix(s string, prefixes ...string) bool {
-	for _, p := range prefixes {
-		if strings.HasPrefix(s, p) {
-			return true
-		}
-	}
-	return false
-}
 
 func withUser(dsn, user string) string {
 	u, err := url.Parse(dsn)

@@ -69,7 +69,11 @@ func (h *QueryHook) BeforeQuery(ctx context.Context, ev *bun.QueryEvent) context
 			span.AddEvent(otelobs.EventBypass, trace.WithAttributes(otelobs.AttrBypassReason.String(b.Reason),
 				otelobs.AttrCodeFile.String(b.File), otelobs.AttrCodeLine.Int(b.Line)))
 		}
-		return ctx
+		return withDecision(ctx, decision{query: ev.Query})
+	}
+
+	if found, err := e.inlinedError(sctx, ev.Query); found {
+		return withDecision(ctx, decision{query: ev.Query, veto: err})
 	}
 
 	t, err := scope.Require(ctx)
@@ -91,10 +95,11 @@ func (h *QueryHook) BeforeQuery(ctx context.Context, ev *bun.QueryEvent) context
 		v = sqlguard.Verdict{Kind: v.Kind, Operation: v.Operation, Tables: v.Tables}
 	}
 	rewritten := false
+	d := decision{query: ev.Query}
 	if !v.OK() && rewritable(v) {
 		if q, ok := e.rescope(ev.IQuery, tenant); ok {
 			if v2 := g.Check(q, tenant); v2.OK() {
-				ctx = withDecision(ctx, &decision{from: ev.Query, to: q})
+				d.to = q
 				ev.Query = q // later hooks (bunotel) record what runs
 				v, rewritten = v2, true
 			} else {
@@ -105,6 +110,7 @@ func (h *QueryHook) BeforeQuery(ctx context.Context, ev *bun.QueryEvent) context
 	if !v.OK() {
 		return e.decide(ctx, sctx, span, ev, v, e.findingViolation(v, tenant, ev.IQuery))
 	}
+	ctx = withDecision(ctx, d)
 	if span != nil {
 		d := otelobs.Decision{Tenant: tenant, Decision: "scoped", System: e.system, Table: tableNames(v.Tables), Operation: v.Operation}
 		e.decorate(span, v.Kind, d)
@@ -132,10 +138,11 @@ func (e *Enforcer) decide(ctx, sctx context.Context, span trace.Span, ev *bun.Qu
 		e.decorate(span, v.Kind, otelobs.Decision{Tenant: viol.bound, Attempted: viol.attempted, Decision: decision,
 			Reason: viol.reason, System: e.system, Table: viol.table, Operation: viol.op})
 	}
+	d := decision{query: ev.Query}
 	if err := e.block(sctx, viol); err != nil {
-		return withDecision(ctx, &decision{veto: err})
+		d.veto = err
 	}
-	return ctx
+	return withDecision(ctx, d)
 }
 
 func (e *Enforcer) decorate(span trace.Span, kind sqlguard.Kind, d otelobs.Decision) {
@@ -275,12 +282,15 @@ func rewrap(iq bun.Query, sel *bun.SelectQuery) schema.QueryAppender {
 
 // Scope adds the tenant predicate of ctx to a model SELECT, for queries bun
 // never hooks and the guard cannot re-render: subqueries, union arms and CTE
-// bodies on tenant-owned tables. It reports through q's error (bun returns it
-// from the outer query) when no tenant is bound or the model is not
-// tenant-owned. Under a bypass it returns q unchanged.
+// bodies on tenant-owned tables. It reports through q's error when no tenant
+// is bound or the model is not tenant-owned: bun returns that error from the
+// outer query for unions and CTEs, and renders it into the SQL text for
+// arguments of Where, TableExpr, Join and ColumnExpr, where the guard stops
+// the outer statement with it. Under a bypass it returns q unchanged.
 func Scope(ctx context.Context, q *bun.SelectQuery) *bun.SelectQuery {
 	e, mi, err := resolve(q.DB(), q.GetModel())
 	if err != nil {
+		rememberInlined(err)
 		return q.Err(err)
 	}
 	if !mi.owned {
@@ -290,22 +300,39 @@ func Scope(ctx context.Context, q *bun.SelectQuery) *bun.SelectQuery {
 		return q
 	}
 	if err := e.scopeSelect(ctx, q, mi); err != nil {
+		rememberInlined(err)
 		return q.Err(err)
 	}
 	return q
 }
 
-// decision is what the guard tells the connector about one statement.
+// decision is what the guard tells the connector about one statement. The
+// guard attaches one to every statement on a tenant table that it sees; a
+// statement that reaches the connector without a decision for its exact text
+// did not pass the guard (see checkUnhooked).
 type decision struct {
-	veto error  // return this error instead of running the statement
-	from string // run `to` instead of exactly this statement
-	to   string
+	query string // the statement decided on
+	veto  error  // return this error instead of running the statement
+	to    string // run this instead of query (re-rendered with the tenant predicate)
 }
 
 type decisionKey struct{}
 
-func withDecision(ctx context.Context, d *decision) context.Context {
-	return context.WithValue(ctx, decisionKey{}, d)
+// decisionCtx carries a decision; one allocation per guarded statement.
+type decisionCtx struct {
+	context.Context
+	d decision
+}
+
+func (c *decisionCtx) Value(key any) any {
+	if _, ok := key.(decisionKey); ok {
+		return &c.d
+	}
+	return c.Context.Value(key)
+}
+
+func withDecision(ctx context.Context, d decision) context.Context {
+	return &decisionCtx{Context: ctx, d: d}
 }
 
 func decisionFrom(ctx context.Context) *decision {
@@ -313,18 +340,22 @@ func decisionFrom(ctx context.Context) *decision {
 	return d
 }
 
-// statement returns what to run for query, or the veto.
-func (d *decision) statement(query string) (string, error) {
-	if d == nil {
-		return query, nil
+// statement returns what the connector runs for query under ctx, or the
+// error that stops it: the guard's veto, or, for a statement the guard never
+// saw, the verdict of checkUnhooked.
+func (e *Enforcer) statement(ctx context.Context, query string) (string, error) {
+	if d := decisionFrom(ctx); d != nil {
+		if d.veto != nil {
+			return "", d.veto
+		}
+		if query == d.query {
+			if d.to != "" {
+				return d.to, nil
+			}
+			return query, nil
+		}
 	}
-	if d.veto != nil {
-		return "", d.veto
-	}
-	if d.to != "" && query == d.from {
-		return d.to, nil
-	}
-	return query, nil
+	return query, e.checkUnhooked(ctx, query)
 }
 
 type attributeKV = attribute.KeyValue

@@ -28,11 +28,34 @@ var (
 )
 
 func (e *Enforcer) scopeJoins(q *bun.SelectQuery, tenant string) {
+	if tm, ok := queryTableModel(q); ok {
+		e.scopeModelJoins(tm, "", tenant)
+		return
+	}
 	model := q.GetModel()
 	if model == nil {
 		return
 	}
 	e.scopeModelJoins(reflect.ValueOf(model), "", tenant)
+}
+
+// selectTableModel is the index of the table model a SelectQuery renders its
+// joins from. GetModel returns the query's model, which is the same object
+// except on a Clone: the clone renders from a copy of the joins, so they
+// must be scoped there (the guard's re-rendering of Count, Exists and Rows
+// with relations depends on it, and the original may be in use by a
+// concurrent Scan, as in ScanAndCount).
+var selectTableModel = fieldIndex(reflect.TypeOf(bun.SelectQuery{}), "tableModel")
+
+func queryTableModel(q *bun.SelectQuery) (reflect.Value, bool) {
+	if selectTableModel == nil {
+		return reflect.Value{}, false
+	}
+	f := reflect.ValueOf(q).Elem().FieldByIndex(selectTableModel)
+	if f.Kind() != reflect.Interface || f.IsNil() || !f.CanAddr() {
+		return reflect.Value{}, false
+	}
+	return reflect.NewAt(f.Type(), unsafe.Pointer(f.UnsafeAddr())).Elem(), true
 }
 
 // scopeModelJoins appends tenant conditions to the inline joins of a table
@@ -66,8 +89,16 @@ func (e *Enforcer) scopeModelJoins(model reflect.Value, parentAlias string, tena
 		if !ok || rel.Field == nil {
 			continue
 		}
+		if rel.Type == schema.ManyToManyRelation && rel.M2MTable != nil {
+			// The m2m Scan hooks the joined model but JOINs the link table
+			// with this join's additional conditions: scope the link table.
+			if mi := e.modelInfo(rel.M2MTable); mi.owned && mi.err == nil {
+				appendJoinCond(j, rel.M2MTable.Alias, mi.column, tenant)
+			}
+			continue
+		}
 		if rel.Type != schema.HasOneRelation && rel.Type != schema.BelongsToRelation {
-			continue // has-many and m2m run their own hooked Scan
+			continue // has-many runs its own hooked Scan
 		}
 		alias := rel.Field.Name
 		if parentAlias != "" {

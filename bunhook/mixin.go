@@ -189,7 +189,9 @@ func (*TenantOwned) BeforeDelete(ctx context.Context, q *bun.DeleteQuery) error 
 		return e.block(ctx, violation{op: "DELETE", table: mi.table.Name, model: mi.table.TypeName, bound: t.String(), write: true,
 			reason: "a top-level WhereOr would let the delete reach rows of other tenants", fix: fixWhereGroup, err: scope.ErrUnscopedQuery})
 	}
-	if q.DB().HasFeature(feature.DeleteTableAlias) || q.DB().Dialect().Name() != dialect.MySQL {
+	// A soft delete renders as UPDATE, which bun always aliases; a real
+	// DELETE has the alias only where the dialect supports it (not MariaDB).
+	if softDelete(q, mi) || q.DB().HasFeature(feature.DeleteTableAlias) || q.DB().Dialect().Name() != dialect.MySQL {
 		q.Where("?TableAlias.? = ?", bun.Ident(mi.column), t.String())
 	} else {
 		q.Where("?TableName.? = ?", bun.Ident(mi.column), t.String())
@@ -254,10 +256,9 @@ func (e *Enforcer) stampRows(ctx context.Context, op string, model bun.Model, mi
 			}
 			fv = fv.Elem()
 		}
-		cur := fv.String()
-		switch {
-		case cur == tenant:
-		case cur == "":
+		switch cur := fv.String(); cur {
+		case tenant:
+		case "":
 			if fv.CanSet() {
 				fv.SetString(tenant)
 			}
@@ -290,7 +291,33 @@ var (
 	updateWhereHasOr = fieldIndex(reflect.TypeOf(bun.UpdateQuery{}), "whereHasOr")
 	deleteWhereHasOr = fieldIndex(reflect.TypeOf(bun.DeleteQuery{}), "whereHasOr")
 	insertOnField    = fieldIndex(reflect.TypeOf(bun.InsertQuery{}), "on")
+	deleteFlags      = fieldIndex(reflect.TypeOf(bun.DeleteQuery{}), "flags")
+	forceDeleteBit   = probeForceDeleteBit()
 )
+
+// probeForceDeleteBit learns which bit of bun's unexported query flags
+// ForceDelete sets (0 if the field cannot be read).
+func probeForceDeleteBit() uint64 {
+	if deleteFlags == nil {
+		return 0
+	}
+	f := reflect.ValueOf(new(bun.DeleteQuery).ForceDelete()).Elem().FieldByIndex(deleteFlags)
+	if f.Kind() != reflect.Uint64 {
+		return 0
+	}
+	return f.Uint()
+}
+
+// softDelete reports whether bun renders q as a soft delete (an UPDATE of
+// the model's soft_delete column). When bun's flags cannot be read it
+// answers false: on MariaDB the predicate then misses the UPDATE's alias and
+// the guard blocks the statement (fail closed).
+func softDelete(q *bun.DeleteQuery, mi *modelInfo) bool {
+	if mi.table.SoftDeleteField == nil || forceDeleteBit == 0 {
+		return false
+	}
+	return reflect.ValueOf(q).Elem().FieldByIndex(deleteFlags).Uint()&forceDeleteBit == 0
+}
 
 func fieldIndex(t reflect.Type, name string) []int {
 	f, ok := t.FieldByName(name)

@@ -33,6 +33,7 @@ func Open(connector driver.Connector, d schema.Dialect, opts ...Option) (*bun.DB
 	e := newEnforcer(d, c)
 	sqldb := sql.OpenDB(newConnector(connector, e))
 	db := bun.NewDB(sqldb, d, c.bunOpts...).WithQueryHook(&QueryHook{e: e})
+	guardResolver(db, e)
 	if len(c.models) > 0 {
 		if err := RegisterModels(db, c.models...); err != nil {
 			_ = sqldb.Close()

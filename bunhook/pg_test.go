@@ -17,7 +17,7 @@ type rowQuerier interface {
 	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
 }
 
-func currentSetting(t *testing.T, ctx context.Context, db rowQuerier) string {
+func currentSetting(ctx context.Context, t *testing.T, db rowQuerier) string {
 	t.Helper()
 	var v sql.NullString
 	if err := db.QueryRowContext(ctx, "SELECT current_setting('"+bunhook.RLSSetting+"', true)").Scan(&v); err != nil {
@@ -40,14 +40,14 @@ func TestPostgresTenantSettingNeverLeaks(t *testing.T) {
 			for i := 0; i < 6; i++ {
 				tenant := []string{"A", "B", "C"}[i%3]
 				ctx := tenantCtx(t, tenant)
-				if got := currentSetting(t, ctx, td.db); got != tenant {
+				if got := currentSetting(ctx, t, td.db); got != tenant {
 					t.Fatalf("autocommit under %s sees %q", tenant, got)
 				}
-				if got := currentSetting(t, bg, td.db); got != "" {
+				if got := currentSetting(bg, t, td.db); got != "" {
 					t.Fatalf("no tenant bound, after %s, sees %q", tenant, got)
 				}
 				err := td.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
-					if got := currentSetting(t, ctx, tx); got != tenant {
+					if got := currentSetting(ctx, t, tx); got != tenant {
 						return fmt.Errorf("in tx under %s sees %q", tenant, got)
 					}
 					return nil
@@ -56,7 +56,7 @@ func TestPostgresTenantSettingNeverLeaks(t *testing.T) {
 					t.Fatal(err)
 				}
 				// The raw *sql.DB shares the pool and the connector.
-				if got := currentSetting(t, bg, td.db.DB); got != "" {
+				if got := currentSetting(bg, t, td.db.DB); got != "" {
 					t.Fatalf("raw *sql.DB after a tx of %s sees %q", tenant, got)
 				}
 				// A bun.Conn keeps its connection; the setting follows each
@@ -65,7 +65,7 @@ func TestPostgresTenantSettingNeverLeaks(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				if got := currentSetting(t, ctx, conn); got != tenant {
+				if got := currentSetting(ctx, t, conn); got != tenant {
 					t.Fatalf("conn under %s sees %q", tenant, got)
 				}
 				_ = conn.Close()
@@ -205,7 +205,7 @@ func TestPostgresConcurrentTenants(t *testing.T) {
 						}
 						var v sql.NullString
 						if err := td.db.QueryRowContext(ctx, "SELECT current_setting('app.tenant_id', true)").Scan(&v); err != nil || v.String != tenant {
-							errs <- fmt.Errorf("%s autocommit sees app.tenant_id %q (%v)", tenant, v.String, err)
+							errs <- fmt.Errorf("%s autocommit sees app.tenant_id %q: %w", tenant, v.String, err)
 							return
 						}
 					}
