@@ -67,6 +67,8 @@ type config struct {
 	allowDupKey bool
 	rls         bool
 	bunOpts     []bun.DBOption
+	policy      scope.Policy
+	policyAllow bool
 }
 
 // Option configures [Open].
@@ -134,6 +136,8 @@ func WithBunOptions(opts ...bun.DBOption) Option {
 // Enforcer holds a DB's enforcement configuration and the registry of its
 // tenant-owned tables. Get it with [EnforcerOf].
 type Enforcer struct {
+	policy      scope.Policy
+	policyAllow bool
 	bus         *auditlog.Bus
 	obs         *otelobs.Observer
 	mode        atomic.Int32
@@ -149,7 +153,7 @@ type Enforcer struct {
 }
 
 func newEnforcer(d schema.Dialect, c *config) *Enforcer {
-	e := &Enforcer{bus: c.bus, obs: c.obs, allowDupKey: c.allowDupKey, tables: map[string]string{}}
+	e := &Enforcer{policy: c.policy, policyAllow: c.policyAllow, bus: c.bus, obs: c.obs, allowDupKey: c.allowDupKey, tables: map[string]string{}}
 	e.mode.Store(int32(c.mode))
 	switch d.Name() {
 	case dialect.PG:
@@ -379,25 +383,30 @@ func (e *Enforcer) block(ctx context.Context, v violation) error {
 		}
 		d := otelobs.Decision{Tenant: v.bound, Attempted: v.attempted, Decision: decision, Reason: v.reason,
 			System: e.system, Table: v.table, Operation: v.op, ErrorType: verr.ErrorType()}
-		name := otelobs.EventReadBlocked
-		if v.write {
-			name = otelobs.EventWriteBlocked
-		}
-		if trace.SpanFromContext(ctx).IsRecording() {
-			e.obs.AddEvent(ctx, name, d)
-		} else {
-			// No span to decorate: give the decision a span of its own so it is
-			// visible on the trace.
-			sctx, span := e.obs.Start(ctx, spanName(v.write), trace.WithSpanKind(trace.SpanKindInternal))
-			e.obs.Annotate(span, d)
-			e.obs.AddEvent(sctx, name, d)
-			span.End()
-		}
+		e.traceBlocked(ctx, v.write, d)
 	}
 	if report {
 		return nil
 	}
 	return verr
+}
+
+// traceBlocked records a blocked decision as a tenant.read.blocked or
+// tenant.write.blocked span event: on the span active in ctx, or, when none
+// is recording, on a span of its own so that it is visible on the trace.
+func (e *Enforcer) traceBlocked(ctx context.Context, write bool, d otelobs.Decision) {
+	name := otelobs.EventReadBlocked
+	if write {
+		name = otelobs.EventWriteBlocked
+	}
+	if trace.SpanFromContext(ctx).IsRecording() {
+		e.obs.AddEvent(ctx, name, d)
+		return
+	}
+	sctx, span := e.obs.Start(ctx, spanName(write), trace.WithSpanKind(trace.SpanKindInternal))
+	e.obs.Annotate(span, d)
+	e.obs.AddEvent(sctx, name, d)
+	span.End()
 }
 
 // bypassed reports a statement that ran under an explicit bypass.

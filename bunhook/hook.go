@@ -110,6 +110,14 @@ func (h *QueryHook) BeforeQuery(ctx context.Context, ev *bun.QueryEvent) context
 	if !v.OK() {
 		return e.decide(ctx, sctx, span, ev, v, e.findingViolation(v, tenant, ev.IQuery))
 	}
+	if err := e.checkPolicy(sctx, t, &v); err != nil {
+		if span != nil {
+			e.decorate(span, v.Kind, otelobs.Decision{Tenant: tenant, Decision: "denied", Reason: err.Reason,
+				System: e.system, Table: err.Op.Table, Operation: v.Operation})
+		}
+		d.veto = err
+		return withDecision(ctx, d)
+	}
 	ctx = withDecision(ctx, d)
 	if span != nil {
 		d := otelobs.Decision{Tenant: tenant, Decision: "scoped", System: e.system, Table: tableNames(v.Tables), Operation: v.Operation}

@@ -57,6 +57,9 @@ func (e *Enforcer) checkUnhooked(ctx context.Context, query string) error {
 	}
 	v := g.Check(query, t.String())
 	if v.OK() || (e.allowDupKey && onlyDupKey(v)) {
+		if perr := e.checkPolicy(ctx, t, &v); perr != nil {
+			return perr
+		}
 		return nil
 	}
 	viol := e.findingViolation(v, t.String(), nil)
