@@ -82,7 +82,7 @@ func attr(t *testing.T, e auditlog.Event, key string) string {
 	t.Helper()
 	for _, kv := range e.Attributes {
 		if string(kv.Key) == key {
-			return kv.Value.Emit()
+			return kv.Value.String()
 		}
 	}
 	t.Fatalf("%s event has no attribute %q (attributes: %v)", e.Type, key, e.Attributes)

@@ -134,7 +134,7 @@ func TestHTTPEndToEnd(t *testing.T) {
 				rec = f.do(http.MethodGet, "/invoices", tenant, nil)
 				var invs []Invoice
 				if err := json.Unmarshal(rec.Body.Bytes(), &invs); err != nil || rec.Code != http.StatusOK {
-					errs <- fmt.Errorf("list for %s: %d %v", tenant, rec.Code, err)
+					errs <- fmt.Errorf("list for %s: status %d: %w", tenant, rec.Code, err)
 					return
 				}
 				for _, in := range invs {

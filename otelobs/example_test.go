@@ -16,7 +16,7 @@ import (
 func Example() {
 	sr := tracetest.NewSpanRecorder()
 	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(sr))
-	defer tp.Shutdown(context.Background())
+	defer func() { _ = tp.Shutdown(context.Background()) }()
 
 	obs := otelobs.New(otelobs.WithTracerProvider(tp), otelobs.WithEnabled(true))
 	ctx, lc := obs.EnterScope(context.Background(), "acme")
@@ -40,7 +40,7 @@ func Example() {
 func ExampleObserver_SetEnabled() {
 	sr := tracetest.NewSpanRecorder()
 	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(sr))
-	defer tp.Shutdown(context.Background())
+	defer func() { _ = tp.Shutdown(context.Background()) }()
 
 	obs := otelobs.New(otelobs.WithTracerProvider(tp)) // off by default
 	ctx, span := tp.Tracer("app").Start(context.Background(), "GET /orders")

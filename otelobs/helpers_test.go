@@ -37,7 +37,7 @@ func eventNames(evs []sdktrace.Event) []string {
 func attrMap(kvs []attribute.KeyValue) map[attribute.Key]string {
 	m := make(map[attribute.Key]string, len(kvs))
 	for _, kv := range kvs {
-		m[kv.Key] = kv.Value.Emit()
+		m[kv.Key] = kv.Value.String()
 	}
 	return m
 }

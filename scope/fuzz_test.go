@@ -25,7 +25,7 @@ func FuzzParse(f *testing.F) {
 	permissive := &scope.Validator{Pattern: regexp.MustCompile(`(?s)^.*$`), MaxLength: 128}
 
 	f.Fuzz(func(t *testing.T, id string) {
-		check := func(v *scope.Validator, max int, asciiOnly bool) {
+		check := func(v *scope.Validator, limit int, asciiOnly bool) {
 			tn, err := v.Parse(id)
 			if err != nil {
 				var ite *scope.InvalidTenantError
@@ -44,8 +44,8 @@ func FuzzParse(f *testing.F) {
 			if s != id {
 				t.Fatalf("String() = %q, want %q", s, id)
 			}
-			if s == "" || len(s) > max {
-				t.Fatalf("accepted %q of length %d (max %d)", s, len(s), max)
+			if s == "" || len(s) > limit {
+				t.Fatalf("accepted %q of length %d (limit %d)", s, len(s), limit)
 			}
 			if !utf8.ValidString(s) {
 				t.Fatalf("accepted invalid UTF-8 %q", s)

@@ -79,7 +79,7 @@ func spanEventNames(s sdktrace.ReadOnlySpan) []string {
 func attrs(kvs []attribute.KeyValue) map[string]string {
 	m := make(map[string]string, len(kvs))
 	for _, kv := range kvs {
-		m[string(kv.Key)] = kv.Value.Emit()
+		m[string(kv.Key)] = kv.Value.String()
 	}
 	return m
 }
@@ -97,7 +97,7 @@ func spanEvent(t testing.TB, s sdktrace.ReadOnlySpan, name string) sdktrace.Even
 
 func eventAttr(e auditlog.Event, key string) string {
 	v, _ := e.Attr(attribute.Key(key))
-	return v.Emit()
+	return v.String()
 }
 
 var (

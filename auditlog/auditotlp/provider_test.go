@@ -113,7 +113,7 @@ func TestSynchronousExport(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer lp.Shutdown(context.Background())
+	defer func() { _ = lp.Shutdown(context.Background()) }()
 	emitAudit(t, lp, 3)
 	if recs, _ := exp.snapshot(); len(recs) != 3 {
 		t.Fatalf("%d records exported synchronously, want 3", len(recs))
@@ -127,7 +127,7 @@ func TestDefaultResource(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer lp.Shutdown(context.Background())
+	defer func() { _ = lp.Shutdown(context.Background()) }()
 	emitAudit(t, lp, 1)
 	recs, _ := exp.snapshot()
 	if v, ok := recs[0].Resource().Set().Value("telemetry.sdk.language"); !ok || v.AsString() != "go" {
@@ -219,7 +219,7 @@ func TestUnreachableCollector(t *testing.T) {
 			defer cancel()
 			start := time.Now()
 			done := make(chan error, 1)
-			go func() { done <- lp.Shutdown(ctx) }()
+			go func() { done <- lp.Shutdown(ctx) }() //nolint:errcheck // the error is received below
 			select {
 			case <-done: // an error (deadline, connection refused) is expected and fine
 			case <-time.After(5 * time.Second):
