@@ -113,7 +113,7 @@ func run(ctx context.Context, out io.Writer) error {
 		_, err := db.NewUpdate().Model((*Invoice)(nil)).Set("tenant_id = ?", "globex").Where("number = ?", "ACME-1").Exec(ctx)
 		step("acme moves ACME-1 to globex", err, "")
 		if !errors.Is(err, scope.ErrCrossTenant) {
-			return fmt.Errorf("expected a cross-tenant block, got %v", err)
+			return fmt.Errorf("expected a cross-tenant block, got: %w", err)
 		}
 		return nil
 	})
@@ -125,7 +125,7 @@ func run(ctx context.Context, out io.Writer) error {
 	_, err = db.NewSelect().Model((*Invoice)(nil)).Count(ctx)
 	step("count with no tenant bound", err, "")
 	if !errors.Is(err, scope.ErrNoTenant) {
-		return fmt.Errorf("expected a no-tenant block, got %v", err)
+		return fmt.Errorf("expected a no-tenant block, got: %w", err)
 	}
 
 	// 4. An explicit bypass: a cross-tenant report, audited with its reason.
