@@ -1,0 +1,259 @@
+// Command service is a small multi-tenant invoices API built on TenantShield:
+// scopehttp resolves the tenant from the X-Tenant-Id header, bunhook scopes
+// every query, traces go to an OTLP endpoint and audit records to their own
+// OTLP logs pipeline (a dedicated LoggerProvider), each switchable.
+//
+//	go run ./examples/service                       # SQLite file, telemetry off
+//	TS_OBSERVABILITY=on TS_AUDIT=otlp \
+//	OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:4318 go run ./examples/service
+//
+// Flags (each also read from the environment variable in brackets):
+//
+//	-addr           listen address [TS_ADDR] (default 127.0.0.1:8080)
+//	-db             "sqlite:<file>" or a postgres:// DSN [TS_DB] (default sqlite:invoices.db)
+//	-observability  on|off: tenant.* spans and the server spans, exported over OTLP [TS_OBSERVABILITY]
+//	-audit          otlp|stdout|off: where audit records go [TS_AUDIT]
+//
+// OTLP exporters are configured by the standard OTEL_EXPORTER_OTLP_* and
+// OTEL_SERVICE_NAME variables. On SIGINT/SIGTERM the server drains requests,
+// then both pipelines are flushed.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/uptrace/bun"
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
+	"go.opentelemetry.io/otel/propagation"
+	sdkresource "go.opentelemetry.io/otel/sdk/resource"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+
+	"github.com/tenantshield/tenantshield-go/auditlog"
+	"github.com/tenantshield/tenantshield-go/auditlog/auditotlp"
+	"github.com/tenantshield/tenantshield-go/bunhook"
+	"github.com/tenantshield/tenantshield-go/bunhook/pgdb"
+	"github.com/tenantshield/tenantshield-go/bunhook/sqlitedb"
+	"github.com/tenantshield/tenantshield-go/otelobs"
+	"github.com/tenantshield/tenantshield-go/scope"
+	"github.com/tenantshield/tenantshield-go/scope/scopehttp"
+)
+
+type config struct {
+	addr          string
+	db            string
+	observability bool
+	audit         string // otlp, stdout, off
+}
+
+func envOr(name, def string) string {
+	if v := os.Getenv(name); v != "" {
+		return v
+	}
+	return def
+}
+
+func parseConfig(args []string) (config, error) {
+	fs := flag.NewFlagSet("service", flag.ContinueOnError)
+	var c config
+	var obs string
+	fs.StringVar(&c.addr, "addr", envOr("TS_ADDR", "127.0.0.1:8080"), "listen address")
+	fs.StringVar(&c.db, "db", envOr("TS_DB", "sqlite:invoices.db"), `"sqlite:<file>" or a postgres:// DSN`)
+	fs.StringVar(&obs, "observability", envOr("TS_OBSERVABILITY", "off"), "on|off")
+	fs.StringVar(&c.audit, "audit", envOr("TS_AUDIT", "off"), "otlp|stdout|off")
+	if err := fs.Parse(args); err != nil {
+		return c, err
+	}
+	switch strings.ToLower(obs) {
+	case "on", "true", "1":
+		c.observability = true
+	case "off", "false", "0", "":
+	default:
+		return c, fmt.Errorf("-observability: %q is not on or off", obs)
+	}
+	switch c.audit {
+	case "otlp", "stdout", "off":
+	default:
+		return c, fmt.Errorf("-audit: %q is not otlp, stdout or off", c.audit)
+	}
+	return c, nil
+}
+
+func main() {
+	cfg, err := parseConfig(os.Args[1:])
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "service:", err)
+		os.Exit(2)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, cfg, os.Stdout, nil); err != nil {
+		fmt.Fprintln(os.Stderr, "service:", err)
+		os.Exit(1)
+	}
+}
+
+// telemetry holds what main must flush and shut down.
+type telemetry struct {
+	tp *sdktrace.TracerProvider
+	lp interface {
+		Shutdown(context.Context) error
+	}
+	sink auditlog.Sink
+}
+
+func setupTelemetry(ctx context.Context, cfg config, out io.Writer) (*telemetry, error) {
+	tel := &telemetry{}
+	res, err := sdkresource.Merge(sdkresource.Default(), sdkresource.Environment())
+	if err != nil {
+		res = sdkresource.Environment()
+	}
+	if cfg.observability {
+		exp, err := otlptracehttp.New(ctx) // OTEL_EXPORTER_OTLP_(TRACES_)ENDPOINT etc.
+		if err != nil {
+			return nil, fmt.Errorf("trace exporter: %w", err)
+		}
+		tel.tp = sdktrace.NewTracerProvider(sdktrace.WithBatcher(exp), sdktrace.WithResource(res))
+		otel.SetTracerProvider(tel.tp)
+		otel.SetTextMapPropagator(propagation.TraceContext{})
+		otelobs.Configure(true)
+	}
+	switch cfg.audit {
+	case "otlp":
+		// A LoggerProvider of its own: audit never shares the application's
+		// log pipeline, and never falls back to the global provider.
+		lp, err := auditotlp.NewLoggerProvider(ctx, auditotlp.WithResource(res))
+		if err != nil {
+			return nil, fmt.Errorf("audit exporter: %w", err)
+		}
+		sink, err := auditlog.NewOTelSink(lp)
+		if err != nil {
+			return nil, err
+		}
+		tel.lp, tel.sink = lp, sink
+	case "stdout":
+		tel.sink = auditlog.NewJSONSink(out)
+	}
+	if tel.sink != nil {
+		auditlog.Register(tel.sink)
+	}
+	return tel, nil
+}
+
+// shutdown flushes both pipelines; it reports what could not be delivered.
+func (t *telemetry) shutdown(ctx context.Context) error {
+	var errs []error
+	if t.sink != nil {
+		auditlog.Unregister(t.sink)
+	}
+	if t.lp != nil {
+		errs = append(errs, t.lp.Shutdown(ctx))
+	}
+	if t.tp != nil {
+		errs = append(errs, t.tp.Shutdown(ctx))
+	}
+	otelobs.Configure(false)
+	return errors.Join(errs...)
+}
+
+func openDB(dsn string) (*bun.DB, error) {
+	opts := []bunhook.Option{bunhook.WithModels((*Invoice)(nil))}
+	switch {
+	case strings.HasPrefix(dsn, "postgres://"), strings.HasPrefix(dsn, "postgresql://"):
+		return pgdb.Open(dsn, opts...)
+	case strings.HasPrefix(dsn, "sqlite:"):
+		file := strings.TrimPrefix(dsn, "sqlite:")
+		return sqlitedb.Open("file:"+file+"?_pragma=busy_timeout(5000)&_pragma=journal_mode(WAL)", opts...)
+	}
+	return nil, fmt.Errorf("unsupported -db %q: use sqlite:<file> or a postgres:// DSN", dsn)
+}
+
+// run serves until ctx ends. If ready is not nil it receives the listening
+// address.
+func run(ctx context.Context, cfg config, out io.Writer, ready chan<- string) error {
+	tel, err := setupTelemetry(ctx, cfg, out)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := tel.shutdown(sctx); err != nil {
+			slog.Error("flushing telemetry", "err", err)
+		}
+	}()
+	db, err := openDB(cfg.db)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	if err := migrate(ctx, db); err != nil {
+		return err
+	}
+	handler, err := newHandler(db)
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", cfg.addr)
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 5 * time.Second}
+	slog.Info("serving invoices", "addr", ln.Addr().String(), "db", strings.SplitN(cfg.db, ":", 2)[0],
+		"observability", cfg.observability, "audit", cfg.audit)
+	if ready != nil {
+		ready <- ln.Addr().String()
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		return err
+	}
+	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+func migrate(ctx context.Context, db *bun.DB) error {
+	admin, err := scope.WithBypass(ctx, "schema migration at startup")
+	if err != nil {
+		return err
+	}
+	_, err = db.NewCreateTable().Model((*Invoice)(nil)).IfNotExists().Exec(admin)
+	return err
+}
+
+// newHandler mounts the API behind the tenant middleware; /healthz needs no
+// tenant.
+func newHandler(db *bun.DB) (http.Handler, error) {
+	header, err := scopehttp.NewHeaderStrategy(scopehttp.HeaderConfig{})
+	if err != nil {
+		return nil, err
+	}
+	tenants := scopehttp.New(header)
+	mux := http.NewServeMux()
+	mux.Handle("/invoices", tenants.Wrap(api(db)))
+	mux.Handle("/invoices/", tenants.Wrap(api(db)))
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "ok\n") })
+	return serverSpans(mux), nil
+}

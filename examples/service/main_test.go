@@ -1,0 +1,183 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"go.opentelemetry.io/otel"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+
+	"github.com/tenantshield/tenantshield-go/auditlog"
+	"github.com/tenantshield/tenantshield-go/otelobs"
+)
+
+func call(t *testing.T, h http.Handler, method, path, tenant, body string) *httptest.ResponseRecorder {
+	t.Helper()
+	req := httptest.NewRequest(method, path, strings.NewReader(body))
+	if tenant != "" {
+		req.Header.Set("X-Tenant-Id", tenant)
+	}
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	return rec
+}
+
+// TestServiceIsolation drives the handler with tracing and audit on, through
+// the process-wide defaults the service uses (so it is not parallel).
+func TestServiceIsolation(t *testing.T) {
+	sr := tracetest.NewSpanRecorder()
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(sr))
+	prevTP := otel.GetTracerProvider()
+	otel.SetTracerProvider(tp)
+	otelobs.Configure(true)
+	sink := auditlog.NewMemorySink()
+	auditlog.Register(sink)
+	t.Cleanup(func() {
+		auditlog.Unregister(sink)
+		otelobs.Configure(false)
+		otel.SetTracerProvider(prevTP)
+		_ = tp.Shutdown(context.Background())
+	})
+
+	db, err := openDB("sqlite:" + filepath.Join(t.TempDir(), "svc.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if err := migrate(context.Background(), db); err != nil {
+		t.Fatal(err)
+	}
+	h, err := newHandler(db)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	var wg sync.WaitGroup
+	for i := 0; i < 10; i++ {
+		for _, tenant := range []string{"acme", "globex"} {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				rec := call(t, h, http.MethodPost, "/invoices", tenant, fmt.Sprintf(`{"number":"%s-%d","amount":%d}`, tenant, i, i))
+				if rec.Code != http.StatusCreated {
+					t.Errorf("create: %d %s", rec.Code, rec.Body)
+				}
+			}()
+		}
+	}
+	wg.Wait()
+	var list struct {
+		Total    int       `json:"total"`
+		Invoices []Invoice `json:"invoices"`
+	}
+	rec := call(t, h, http.MethodGet, "/invoices", "acme", "")
+	if err := json.Unmarshal(rec.Body.Bytes(), &list); err != nil || list.Total != 10 || len(list.Invoices) != 10 {
+		t.Fatalf("acme's list: %d %v %s", rec.Code, err, rec.Body)
+	}
+	var globexID int64
+	for _, inv := range list.Invoices {
+		if inv.TenantID != "acme" {
+			t.Fatalf("acme saw %+v", inv)
+		}
+	}
+	rec = call(t, h, http.MethodGet, "/invoices", "globex", "")
+	_ = json.Unmarshal(rec.Body.Bytes(), &list)
+	globexID = list.Invoices[0].ID
+
+	if rec := call(t, h, http.MethodGet, fmt.Sprintf("/invoices/%d", globexID), "acme", ""); rec.Code != http.StatusNotFound {
+		t.Fatalf("acme reads globex's invoice: %d", rec.Code)
+	}
+	if rec := call(t, h, http.MethodDelete, fmt.Sprintf("/invoices/%d", globexID), "acme", ""); rec.Code != http.StatusNotFound {
+		t.Fatalf("acme deletes globex's invoice: %d", rec.Code)
+	}
+	sink.Reset()
+	sr.Reset()
+	rec = call(t, h, http.MethodPatch, fmt.Sprintf("/invoices/%d", list.Invoices[1].ID), "globex", `{"tenant_id":"acme"}`)
+	if rec.Code != http.StatusForbidden {
+		t.Fatalf("cross-tenant move: %d %s", rec.Code, rec.Body)
+	}
+	viol := sink.Events(auditlog.EnforcementViolation)
+	if len(viol) != 1 || viol[0].Tenant != "globex" || viol[0].AttemptedTenant != "acme" {
+		t.Fatalf("violation record: %+v", viol)
+	}
+	traceID := rec.Header().Get("Traceparent-Id")
+	if viol[0].TraceID != traceID || traceID == "" {
+		t.Fatalf("violation trace %q, request trace %q", viol[0].TraceID, traceID)
+	}
+	if rec := call(t, h, http.MethodGet, "/invoices", "", ""); rec.Code != http.StatusBadRequest {
+		t.Fatalf("no tenant: %d", rec.Code)
+	}
+	if rec := call(t, h, http.MethodGet, "/healthz", "", ""); rec.Code != http.StatusOK {
+		t.Fatalf("healthz: %d", rec.Code)
+	}
+}
+
+// TestRunServesAndShutsDown runs the whole service on a free port with audit
+// records written as JSON lines, then stops it.
+func TestRunServesAndShutsDown(t *testing.T) {
+	var out bytes.Buffer
+	var mu sync.Mutex
+	cfg := config{addr: "127.0.0.1:0", db: "sqlite:" + filepath.Join(t.TempDir(), "run.db"), audit: "stdout"}
+	ctx, cancel := context.WithCancel(context.Background())
+	ready := make(chan string, 1)
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, cfg, lockedWriter{&mu, &out}, ready) }()
+	var addr string
+	select {
+	case addr = <-ready:
+	case err := <-done:
+		t.Fatalf("run: %v", err)
+	case <-time.After(20 * time.Second):
+		t.Fatal("service did not start")
+	}
+	req, _ := http.NewRequest(http.MethodPost, "http://"+addr+"/invoices", strings.NewReader(`{"number":"x-1","amount":5}`))
+	req.Header.Set("X-Tenant-Id", "acme")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = resp.Body.Close()
+	if resp.StatusCode != http.StatusCreated {
+		t.Fatalf("create: %d", resp.StatusCode)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("shutdown: %v", err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	var types []string
+	for _, line := range strings.Split(strings.TrimSpace(out.String()), "\n") {
+		var e struct {
+			Type string `json:"type"`
+		}
+		if err := json.Unmarshal([]byte(line), &e); err != nil {
+			t.Fatalf("audit line %q: %v", line, err)
+		}
+		types = append(types, e.Type)
+	}
+	if got := strings.Join(types, ","); got != "ENFORCEMENT_BYPASS,CONTEXT_BOUND,CONTEXT_RELEASED" {
+		t.Fatalf("audit records: %s", got)
+	}
+}
+
+type lockedWriter struct {
+	mu *sync.Mutex
+	w  *bytes.Buffer
+}
+
+func (l lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
+}
