@@ -245,6 +245,7 @@ type modelInfo struct {
 	table  *schema.Table
 	owned  bool
 	column string
+	ident  any // bun.Ident(column), boxed once: a query argument without an allocation
 	field  *schema.Field
 	err    error // invalid declaration
 	// inline reports whether the model has has-one, belongs-to or m2m
@@ -303,6 +304,7 @@ func inspectModel(tbl *schema.Table) *modelInfo {
 		return mi
 	}
 	mi.field = f
+	mi.ident = bun.Ident(mi.column)
 	return mi
 }
 

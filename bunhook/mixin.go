@@ -86,7 +86,7 @@ func (e *Enforcer) scopeSelect(ctx context.Context, q *bun.SelectQuery, mi *mode
 }
 
 func addSelectPredicate(q *bun.SelectQuery, mi *modelInfo, tenant string) {
-	q.Where("?TableAlias.? = ?", bun.Ident(mi.column), tenant)
+	q.Where("?TableAlias.? = ?", mi.ident, tenant)
 }
 
 func noTenant(op string, mi *modelInfo, err error, write bool) violation {
@@ -135,7 +135,7 @@ func (*TenantOwned) BeforeInsert(ctx context.Context, q *bun.InsertQuery) error 
 				err:    scope.ErrUnscopedQuery})
 		}
 	case strings.Contains(on, "DO UPDATE"):
-		q.Where("?TableAlias.? = ?", bun.Ident(mi.column), t.String())
+		q.Where("?TableAlias.? = ?", mi.ident, t.String())
 	}
 	return nil
 }
@@ -192,9 +192,9 @@ func (*TenantOwned) BeforeDelete(ctx context.Context, q *bun.DeleteQuery) error 
 	// A soft delete renders as UPDATE, which bun always aliases; a real
 	// DELETE has the alias only where the dialect supports it (not MariaDB).
 	if softDelete(q, mi) || q.DB().HasFeature(feature.DeleteTableAlias) || q.DB().Dialect().Name() != dialect.MySQL {
-		q.Where("?TableAlias.? = ?", bun.Ident(mi.column), t.String())
+		q.Where("?TableAlias.? = ?", mi.ident, t.String())
 	} else {
-		q.Where("?TableName.? = ?", bun.Ident(mi.column), t.String())
+		q.Where("?TableName.? = ?", mi.ident, t.String())
 	}
 	return nil
 }
