@@ -79,14 +79,7 @@ func (h *QueryHook) BeforeQuery(ctx context.Context, ev *bun.QueryEvent) context
 	t, err := scope.Require(ctx)
 	if err != nil {
 		v := g.Check(ev.Query, "")
-		viol := violation{op: v.Operation, table: tableNames(v.Tables), err: scope.ErrNoTenant, write: v.Kind != sqlguard.Select,
-			reason: "no tenant is bound in the context",
-			fix:    "bind one with scope.Bind/scope.Run (the scopehttp middleware does it per request), or run the work under scope.WithBypass(ctx, reason)"}
-		var ce *scope.ConflictError
-		if errors.As(err, &ce) {
-			viol.err, viol.bound, viol.attempted = scope.ErrTenantConflict, ce.Bound, ce.Requested
-			viol.reason = "the context carries conflicting tenant bindings"
-		}
+		viol := noTenantViolation(v.Operation, tableNames(v.Tables), err, v.Kind != sqlguard.Select)
 		return e.decide(ctx, sctx, span, ev, v, viol)
 	}
 	tenant := t.String()

@@ -90,7 +90,15 @@ func addSelectPredicate(q *bun.SelectQuery, mi *modelInfo, tenant string) {
 }
 
 func noTenant(op string, mi *modelInfo, err error, write bool) violation {
-	v := violation{op: op, table: mi.table.Name, model: mi.table.TypeName, err: scope.ErrNoTenant, write: write,
+	v := noTenantViolation(op, mi.table.Name, err, write)
+	v.model = mi.table.TypeName
+	return v
+}
+
+// noTenantViolation is the violation of a statement on table run with no
+// tenant bound, or with conflicting bindings (err is scope.Require's).
+func noTenantViolation(op, table string, err error, write bool) violation {
+	v := violation{op: op, table: table, err: scope.ErrNoTenant, write: write,
 		reason: "no tenant is bound in the context",
 		fix:    "bind one with scope.Bind/scope.Run (the scopehttp middleware does it per request), or run the work under scope.WithBypass(ctx, reason)"}
 	var ce *scope.ConflictError
@@ -108,34 +116,24 @@ func noTenant(op string, mi *modelInfo, err error, write bool) violation {
 // UPDATE to the bound tenant's rows, and on MySQL/MariaDB it rejects ON
 // DUPLICATE KEY UPDATE unless WithDuplicateKeyUpdate was given.
 func (*TenantOwned) BeforeInsert(ctx context.Context, q *bun.InsertQuery) error {
-	e, mi, err := resolve(q.DB(), q.GetModel())
-	if err != nil {
+	e, mi, tenant, proceed, err := writeHook(ctx, q.DB(), q.GetModel(), "INSERT", nil)
+	if !proceed {
 		return err
 	}
-	if _, ok := scope.BypassFromContext(ctx); ok {
-		return nil
-	}
-	t, err := scope.Require(ctx)
-	if err != nil {
-		if e.reportOnly() {
-			return nil
-		}
-		return e.block(ctx, noTenant("INSERT", mi, err, true))
-	}
-	if err := e.stampRows(ctx, "INSERT", q.GetModel(), mi, t.String()); err != nil {
+	if err := e.stampRows(ctx, "INSERT", q.GetModel(), mi, tenant); err != nil {
 		return err
 	}
 	on := strings.ToUpper(insertOn(q))
 	switch {
 	case strings.Contains(on, "DUPLICATE KEY"):
 		if !e.allowDupKey {
-			return e.block(ctx, violation{op: "INSERT", table: mi.table.Name, model: mi.table.TypeName, bound: t.String(), write: true,
+			return e.block(ctx, violation{op: "INSERT", table: mi.table.Name, model: mi.table.TypeName, bound: tenant, write: true,
 				reason: "ON DUPLICATE KEY UPDATE has no WHERE clause, so a key collision would overwrite another tenant's row",
 				fix:    "make every unique key include the tenant column and open the DB with bunhook.WithDuplicateKeyUpdate(), or use a plain INSERT/UPDATE",
 				err:    scope.ErrUnscopedQuery})
 		}
 	case strings.Contains(on, "DO UPDATE"):
-		q.Where("?TableAlias.? = ?", mi.ident, t.String())
+		q.Where("?TableAlias.? = ?", mi.ident, tenant)
 	}
 	return nil
 }
@@ -143,60 +141,60 @@ func (*TenantOwned) BeforeInsert(ctx context.Context, q *bun.InsertQuery) error 
 // BeforeUpdate restricts UPDATE to the bound tenant's rows and fills or checks
 // the tenant of the rows it writes.
 func (*TenantOwned) BeforeUpdate(ctx context.Context, q *bun.UpdateQuery) error {
-	e, mi, err := resolve(q.DB(), q.GetModel())
-	if err != nil {
+	e, mi, tenant, proceed, err := writeHook(ctx, q.DB(), q.GetModel(), "UPDATE", q)
+	if !proceed {
 		return err
 	}
-	if _, ok := scope.BypassFromContext(ctx); ok {
-		return nil
-	}
-	t, err := scope.Require(ctx)
-	if err != nil {
-		if e.reportOnly() {
-			return nil
-		}
-		return e.block(ctx, noTenant("UPDATE", mi, err, true))
-	}
-	if hasOr(q) && !e.reportOnly() {
-		return e.block(ctx, violation{op: "UPDATE", table: mi.table.Name, model: mi.table.TypeName, bound: t.String(), write: true,
-			reason: "a top-level WhereOr would let the update reach rows of other tenants", fix: fixWhereGroup, err: scope.ErrUnscopedQuery})
-	}
-	if err := e.stampRows(ctx, "UPDATE", q.GetModel(), mi, t.String()); err != nil {
+	if err := e.stampRows(ctx, "UPDATE", q.GetModel(), mi, tenant); err != nil {
 		return err
 	}
-	q.Where("? = ?", q.FQN(mi.column), t.String())
+	q.Where("? = ?", q.FQN(mi.column), tenant)
 	return nil
 }
 
 // BeforeDelete restricts DELETE (and soft deletes, which bun renders as
 // UPDATE) to the bound tenant's rows.
 func (*TenantOwned) BeforeDelete(ctx context.Context, q *bun.DeleteQuery) error {
-	e, mi, err := resolve(q.DB(), q.GetModel())
-	if err != nil {
+	_, mi, tenant, proceed, err := writeHook(ctx, q.DB(), q.GetModel(), "DELETE", q)
+	if !proceed {
 		return err
-	}
-	if _, ok := scope.BypassFromContext(ctx); ok {
-		return nil
-	}
-	t, err := scope.Require(ctx)
-	if err != nil {
-		if e.reportOnly() {
-			return nil
-		}
-		return e.block(ctx, noTenant("DELETE", mi, err, true))
-	}
-	if hasOr(q) && !e.reportOnly() {
-		return e.block(ctx, violation{op: "DELETE", table: mi.table.Name, model: mi.table.TypeName, bound: t.String(), write: true,
-			reason: "a top-level WhereOr would let the delete reach rows of other tenants", fix: fixWhereGroup, err: scope.ErrUnscopedQuery})
 	}
 	// A soft delete renders as UPDATE, which bun always aliases; a real
 	// DELETE has the alias only where the dialect supports it (not MariaDB).
 	if softDelete(q, mi) || q.DB().HasFeature(feature.DeleteTableAlias) || q.DB().Dialect().Name() != dialect.MySQL {
-		q.Where("?TableAlias.? = ?", mi.ident, t.String())
+		q.Where("?TableAlias.? = ?", mi.ident, tenant)
 	} else {
-		q.Where("?TableName.? = ?", mi.ident, t.String())
+		q.Where("?TableName.? = ?", mi.ident, tenant)
 	}
 	return nil
+}
+
+// writeHook is the common start of the INSERT, UPDATE and DELETE hooks: it
+// resolves the enforcer and model and the tenant the statement runs for.
+// proceed is false when the hook must return err at once: a resolution error
+// or a refused statement (no tenant, a top-level WhereOr on q), and also,
+// with a nil err, when there is nothing to do (an explicit bypass, or no
+// tenant in report-only mode, where the guard reports the statement).
+func writeHook(ctx context.Context, db *bun.DB, model bun.Model, op string, q any) (e *Enforcer, mi *modelInfo, tenant string, proceed bool, err error) {
+	e, mi, err = resolve(db, model)
+	if err != nil {
+		return nil, nil, "", false, err
+	}
+	if _, ok := scope.BypassFromContext(ctx); ok {
+		return e, mi, "", false, nil
+	}
+	t, rerr := scope.Require(ctx)
+	if rerr != nil {
+		if e.reportOnly() {
+			return e, mi, "", false, nil
+		}
+		return e, mi, "", false, e.block(ctx, noTenant(op, mi, rerr, true))
+	}
+	if q != nil && hasOr(q) && !e.reportOnly() {
+		return e, mi, "", false, e.block(ctx, violation{op: op, table: mi.table.Name, model: mi.table.TypeName, bound: t.String(), write: true,
+			reason: "a top-level WhereOr would let the statement reach rows of other tenants", fix: fixWhereGroup, err: scope.ErrUnscopedQuery})
+	}
+	return e, mi, t.String(), true, nil
 }
 
 // BeforeCreateTable requires an explicit bypass: DDL on a tenant-owned table

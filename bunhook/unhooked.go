@@ -45,14 +45,7 @@ func (e *Enforcer) checkUnhooked(ctx context.Context, query string) error {
 	t, err := scope.Require(ctx)
 	if err != nil {
 		v := g.Check(query, "")
-		viol := violation{op: v.Operation, table: tableNames(v.Tables), err: scope.ErrNoTenant, write: v.Kind != sqlguard.Select,
-			reason: "no tenant is bound in the context",
-			fix:    "bind one with scope.Bind/scope.Run (the scopehttp middleware does it per request), or run the work under scope.WithBypass(ctx, reason)"}
-		var ce *scope.ConflictError
-		if errors.As(err, &ce) {
-			viol.err, viol.bound, viol.attempted = scope.ErrTenantConflict, ce.Bound, ce.Requested
-			viol.reason = "the context carries conflicting tenant bindings"
-		}
+		viol := noTenantViolation(v.Operation, tableNames(v.Tables), err, v.Kind != sqlguard.Select)
 		return e.block(ctx, viol)
 	}
 	v := g.Check(query, t.String())
