@@ -107,45 +107,44 @@ func (v *Validator) check(id string) string {
 			switch {
 			case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9':
 			case i > 0 && (c == '.' || c == '_' || c == ':' || c == '-'):
-			case c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f':
-				return "it contains whitespace " + strconv.QuoteRuneToASCII(rune(c)) + " at byte " + strconv.Itoa(i)
-			case c < 0x20 || c == 0x7f:
-				return "it contains a control character " + strconv.QuoteRuneToASCII(rune(c)) + " at byte " + strconv.Itoa(i)
 			case i == 0 && (c == '.' || c == '_' || c == ':' || c == '-'):
 				return "it must start with a letter or digit"
 			default:
 				r, size := utf8.DecodeRuneInString(id[i:])
-				switch {
-				case r == utf8.RuneError && size <= 1:
-					return "it is not valid UTF-8 at byte " + strconv.Itoa(i)
-				case unicode.IsSpace(r):
-					return "it contains whitespace " + strconv.QuoteRuneToASCII(r) + " at byte " + strconv.Itoa(i)
-				case unicode.IsControl(r):
-					return "it contains a control character " + strconv.QuoteRuneToASCII(r) + " at byte " + strconv.Itoa(i)
-				case unicode.Is(unicode.Cf, r):
-					return "it contains an invisible format character " + strconv.QuoteRuneToASCII(r) + " at byte " + strconv.Itoa(i)
+				if reason := runeReason(r, size, i); reason != "" {
+					return reason
 				}
 				return "it contains " + strconv.QuoteRuneToASCII(r) + " at byte " + strconv.Itoa(i) + "; allowed: " + charsetHelp
 			}
 		}
 		return ""
 	}
-	for i, r := range id {
-		switch {
-		case r == utf8.RuneError:
-			if _, size := utf8.DecodeRuneInString(id[i:]); size <= 1 {
-				return "it is not valid UTF-8 at byte " + strconv.Itoa(i)
-			}
-		case unicode.IsSpace(r):
-			return "it contains whitespace " + strconv.QuoteRuneToASCII(r) + " at byte " + strconv.Itoa(i)
-		case unicode.IsControl(r):
-			return "it contains a control character " + strconv.QuoteRuneToASCII(r) + " at byte " + strconv.Itoa(i)
-		case unicode.Is(unicode.Cf, r):
-			return "it contains an invisible format character " + strconv.QuoteRuneToASCII(r) + " at byte " + strconv.Itoa(i)
+	for i := 0; i < len(id); {
+		r, size := utf8.DecodeRuneInString(id[i:])
+		if reason := runeReason(r, size, i); reason != "" {
+			return reason
 		}
+		i += size
 	}
 	if !v.Pattern.MatchString(id) {
 		return "it does not match the allowed pattern " + v.Pattern.String()
+	}
+	return ""
+}
+
+// runeReason says why the rune r (of size bytes, at byte i) can never be
+// part of a tenant id, whatever the pattern: invalid UTF-8, whitespace,
+// control or invisible format characters. It returns "" for other runes.
+func runeReason(r rune, size, i int) string {
+	switch {
+	case r == utf8.RuneError && size <= 1:
+		return "it is not valid UTF-8 at byte " + strconv.Itoa(i)
+	case unicode.IsSpace(r):
+		return "it contains whitespace " + strconv.QuoteRuneToASCII(r) + " at byte " + strconv.Itoa(i)
+	case unicode.IsControl(r):
+		return "it contains a control character " + strconv.QuoteRuneToASCII(r) + " at byte " + strconv.Itoa(i)
+	case unicode.Is(unicode.Cf, r):
+		return "it contains an invisible format character " + strconv.QuoteRuneToASCII(r) + " at byte " + strconv.Itoa(i)
 	}
 	return ""
 }
