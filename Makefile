@@ -64,7 +64,7 @@ help: ## Show this help.
 	@echo 'Usage: make <target> [VAR=value ...]'
 	@echo
 	@grep -hE '^[a-zA-Z0-9_.-]+:.*## ' $(MAKEFILE_LIST) | sort | \
-		awk 'BEGIN {FS = ":.*## "}; {printf "  %-12s %s\n", $$1, $$2}'
+		awk 'BEGIN {FS = ":.*## "}; {printf "  %-18s %s\n", $$1, $$2}'
 	@echo
 	@echo 'Tools cache: $(TOOLS_BIN)'
 
