@@ -11,4 +11,9 @@
 //	go test -tags e2e -count=1 ./...
 //
 // in this directory and stops the stack again if it started it.
+//
+// otel_e2e_test.go drives the SDK directly; service_e2e_test.go builds
+// examples/service and runs it as a process: both pipelines on, each one off,
+// and a Collector outage (a Collector of its own on free ports, so that the
+// shared stack is not disturbed; it needs OTELCOL_BIN, which make e2e sets).
 package e2e

@@ -422,7 +422,8 @@ type jaegerSpan struct {
 	Name       string   `json:"name"`
 	Attributes []otlpKV `json:"attributes"`
 	Events     []struct {
-		Name string `json:"name"`
+		Name       string   `json:"name"`
+		Attributes []otlpKV `json:"attributes"`
 	} `json:"events"`
 }
 

@@ -26,6 +26,8 @@ type config struct {
 	exporter   sdklog.Exporter
 	getenv     func(string) string
 	processors []sdklog.Processor
+	stats      *ExportStats
+	onError    func(error)
 }
 
 // Option configures [NewLoggerProvider].
@@ -75,7 +77,9 @@ func WithProcessor(p sdklog.Processor) Option {
 // caller owns it: Shutdown flushes the records still buffered.
 //
 // Creating the exporter does not connect, so an unreachable Collector is not an
-// error here; export failures go to the OpenTelemetry error handler.
+// error here. Records the exporter fails to deliver (after its retries) are
+// dropped and reported as an [*ExportError] to the error handler
+// ([WithErrorHandler], default otel.Handle); [WithStats] counts them.
 func NewLoggerProvider(ctx context.Context, opts ...Option) (*sdklog.LoggerProvider, error) {
 	c := config{getenv: os.Getenv}
 	for _, o := range opts {
@@ -99,6 +103,9 @@ func NewLoggerProvider(ctx context.Context, opts ...Option) (*sdklog.LoggerProvi
 			res = resource.Environment()
 		}
 	}
+	// Every exporter, the default OTLP one or one given by WithExporter, is
+	// wrapped: failures are counted and reported once, naming the count.
+	exp = NewCountingExporter(exp, c.stats, c.onError)
 	var proc sdklog.Processor
 	if c.sync {
 		proc = sdklog.NewSimpleProcessor(exp)
@@ -106,6 +113,9 @@ func NewLoggerProvider(ctx context.Context, opts ...Option) (*sdklog.LoggerProvi
 		proc = sdklog.NewBatchProcessor(exp, c.batchOpts...)
 	}
 	popts := []sdklog.LoggerProviderOption{sdklog.WithResource(res)}
+	if c.stats != nil {
+		popts = append(popts, sdklog.WithProcessor(emitCounter{c.stats}))
+	}
 	for _, p := range c.processors {
 		popts = append(popts, sdklog.WithProcessor(p))
 	}

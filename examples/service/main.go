@@ -112,7 +112,8 @@ type telemetry struct {
 	lp interface {
 		Shutdown(context.Context) error
 	}
-	sink auditlog.Sink
+	sink  auditlog.Sink
+	stats *auditotlp.ExportStats // audit delivery counters (-audit otlp)
 }
 
 func setupTelemetry(ctx context.Context, cfg config, out io.Writer) (*telemetry, error) {
@@ -135,7 +136,8 @@ func setupTelemetry(ctx context.Context, cfg config, out io.Writer) (*telemetry,
 	case "otlp":
 		// A LoggerProvider of its own: audit never shares the application's
 		// log pipeline, and never falls back to the global provider.
-		lp, err := auditotlp.NewLoggerProvider(ctx, auditotlp.WithResource(res))
+		tel.stats = &auditotlp.ExportStats{}
+		lp, err := auditotlp.NewLoggerProvider(ctx, auditotlp.WithResource(res), auditotlp.WithStats(tel.stats))
 		if err != nil {
 			return nil, fmt.Errorf("audit exporter: %w", err)
 		}
@@ -161,6 +163,15 @@ func (t *telemetry) shutdown(ctx context.Context) error {
 	}
 	if t.lp != nil {
 		errs = append(errs, t.lp.Shutdown(ctx))
+		// What the audit pipeline delivered: records not exported are lost
+		// (export failed after retries, or dropped from the full queue).
+		s := t.stats.Snapshot()
+		level := slog.LevelInfo
+		if s.Lost() > 0 {
+			level = slog.LevelError
+		}
+		slog.Log(ctx, level, "audit export", "emitted", s.Emitted, "exported", s.Exported,
+			"failed", s.Failed, "dropped", s.Lost())
 	}
 	if t.tp != nil {
 		errs = append(errs, t.tp.Shutdown(ctx))
