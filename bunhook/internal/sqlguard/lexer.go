@@ -312,20 +312,8 @@ func (c *checker) lexAll() ([]token, bool) {
 				i = j
 				continue
 			}
-			// Fast path for "name" without doubled quotes or non-ASCII.
-			j := i + 1
-			for j < n && s[j] != '"' && s[j] < 0x80 {
-				j++
-			}
-			if j < n && s[j] == '"' && (j+1 >= n || s[j+1] != '"') && j-i-1 <= pgMaxIdent {
-				toks = pushTok(toks, i, j+1, tkQIdent)
-				if name := s[i+1 : j]; c.g.tblLenMask&(1<<uint(len(name))) != 0 {
-					if e := c.g.words.lookup(name); e != nil && e.tbl != 0 {
-						toks[len(toks)-1].match = int32(e.tbl)
-						c.anyTenant = true
-					}
-				}
-				i = j + 1
+			if next, ok := c.fastQuotedIdent(&toks, i, '"'); ok {
+				i = next
 				continue
 			}
 			if toks, i = c.lexQuoted(toks, i, '"'); i < 0 {
@@ -335,19 +323,8 @@ func (c *checker) lexAll() ([]token, bool) {
 
 		case bcBacktick:
 			if d != Postgres {
-				j := i + 1
-				for j < n && s[j] != '`' && s[j] < 0x80 {
-					j++
-				}
-				if j < n && s[j] == '`' && (j+1 >= n || s[j+1] != '`') && j-i-1 <= pgMaxIdent {
-					toks = pushTok(toks, i, j+1, tkQIdent)
-					if name := s[i+1 : j]; c.g.tblLenMask&(1<<uint(len(name))) != 0 {
-						if e := c.g.words.lookup(name); e != nil && e.tbl != 0 {
-							toks[len(toks)-1].match = int32(e.tbl)
-							c.anyTenant = true
-						}
-					}
-					i = j + 1
+				if next, ok := c.fastQuotedIdent(&toks, i, '`'); ok {
+					i = next
 					continue
 				}
 				if toks, i = c.lexQuoted(toks, i, '`'); i < 0 {
@@ -682,4 +659,27 @@ func (c *checker) lexString(i int, q byte, backslash bool) (int, uint8, bool) {
 		}
 		return j + 1, flags, true
 	}
+}
+
+// fastQuotedIdent lexes the common quoted identifier at s[i] (the opening
+// quote): ASCII, no doubled quote, at most pgMaxIdent bytes. It pushes the
+// token, marks a tenant table, and returns the index after the closing
+// quote; ok is false when the identifier needs the general lexQuoted.
+func (c *checker) fastQuotedIdent(toks *[]token, i int, quote byte) (next int, ok bool) {
+	s, n := c.sql, len(c.sql)
+	j := i + 1
+	for j < n && s[j] != quote && s[j] < 0x80 {
+		j++
+	}
+	if j >= n || s[j] != quote || (j+1 < n && s[j+1] == quote) || j-i-1 > pgMaxIdent {
+		return i, false
+	}
+	*toks = pushTok(*toks, i, j+1, tkQIdent)
+	if name := s[i+1 : j]; c.g.tblLenMask&(1<<uint(len(name))) != 0 {
+		if e := c.g.words.lookup(name); e != nil && e.tbl != 0 {
+			(*toks)[len(*toks)-1].match = int32(e.tbl)
+			c.anyTenant = true
+		}
+	}
+	return j + 1, true
 }
