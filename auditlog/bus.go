@@ -13,6 +13,8 @@ import (
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/trace"
+
+	"github.com/tenantshield/tenantshield-go/internal/telemetry"
 )
 
 // Sink records audit events.
@@ -58,10 +60,10 @@ func (e *SinkError) Is(target error) bool { return target == ErrSinkFailed }
 
 // Attribute keys of SINK_FAILURE events.
 const (
-	AttrSinkType          = attribute.Key("audit.sink.type")
-	AttrOriginalEventType = attribute.Key("audit.original_event.type")
-	AttrOriginalEventID   = attribute.Key("audit.original_event.id")
-	AttrErrorType         = attribute.Key("error.type")
+	AttrSinkType          = telemetry.AuditSinkType
+	AttrOriginalEventType = telemetry.AuditOriginalEventType
+	AttrOriginalEventID   = telemetry.AuditOriginalEventID
+	AttrErrorType         = telemetry.ErrorType
 )
 
 // Bus delivers events to registered sinks. The zero value is not usable; use

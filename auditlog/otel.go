@@ -8,33 +8,16 @@ import (
 
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/log"
+
+	"github.com/tenantshield/tenantshield-go/internal/telemetry"
 )
 
 // ScopeName is the instrumentation scope name of the audit logger.
-const ScopeName = "github.com/tenantshield/tenantshield-go/auditlog"
+const ScopeName = telemetry.ScopeAudit
 
 // Version is the version of this module, recorded as the instrumentation
 // scope version.
-func Version() string { return version }
-
-const version = "0.1.0"
-
-// Attribute keys of audit log records. DB keys follow the stable OTel database
-// semantic conventions; tenant keys are this project's own (OTel has none yet).
-const (
-	AttrEventID         = attribute.Key("audit.event.id")
-	AttrSequence        = attribute.Key("audit.sequence")
-	AttrOutcome         = attribute.Key("audit.outcome")
-	AttrReason          = attribute.Key("audit.reason")
-	AttrModel           = attribute.Key("audit.model")
-	AttrTenantID        = attribute.Key("tenant.id")
-	AttrAttemptedTenant = attribute.Key("tenant.attempted_id")
-	AttrTable           = attribute.Key("db.collection.name")
-	AttrOperation       = attribute.Key("db.operation.name")
-	AttrCodeFile        = attribute.Key("code.file.path")
-	AttrCodeLine        = attribute.Key("code.line.number")
-	AttrCodeFunction    = attribute.Key("code.function.name")
-)
+func Version() string { return telemetry.Version }
 
 // ErrNoLoggerProvider is returned by [NewOTelSink] when no LoggerProvider is
 // given.
@@ -97,22 +80,22 @@ func (s *OTelSink) Emit(ctx context.Context, e Event) error {
 	r.SetSeverityText(sev.String())
 	r.SetBody(attribute.StringValue(summary(e)))
 	attrs := make([]attribute.KeyValue, 0, 14+len(e.Attributes))
-	attrs = append(attrs, AttrEventID.String(e.ID), AttrSequence.Int64(int64(e.Seq)))
+	attrs = append(attrs, telemetry.AuditEventID.String(e.ID), telemetry.AuditSequence.Int64(int64(e.Seq)))
 	add := func(k attribute.Key, v string) {
 		if v != "" {
 			attrs = append(attrs, k.String(v))
 		}
 	}
-	add(AttrOutcome, string(e.Outcome))
-	add(AttrReason, e.Reason)
-	add(AttrTenantID, e.Tenant)
-	add(AttrAttemptedTenant, e.AttemptedTenant)
-	add(AttrTable, e.Table)
-	add(AttrModel, e.Model)
-	add(AttrOperation, e.Operation)
+	add(telemetry.AuditOutcome, string(e.Outcome))
+	add(telemetry.AuditReason, e.Reason)
+	add(telemetry.TenantID, e.Tenant)
+	add(telemetry.AttemptedTenant, e.AttemptedTenant)
+	add(telemetry.DBCollection, e.Table)
+	add(telemetry.AuditModel, e.Model)
+	add(telemetry.DBOperation, e.Operation)
 	if !e.Caller.IsZero() {
-		attrs = append(attrs, AttrCodeFile.String(e.Caller.File), AttrCodeLine.Int(e.Caller.Line))
-		add(AttrCodeFunction, e.Caller.Function)
+		attrs = append(attrs, telemetry.CodeFile.String(e.Caller.File), telemetry.CodeLine.Int(e.Caller.Line))
+		add(telemetry.CodeFunction, e.Caller.Function)
 	}
 	attrs = append(attrs, e.Attributes...)
 	r.AddAttributes(attrs...)

@@ -10,16 +10,16 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/trace"
+
+	"github.com/tenantshield/tenantshield-go/internal/telemetry"
 )
 
 // ScopeName is the instrumentation scope name of the tracer.
-const ScopeName = "github.com/tenantshield/tenantshield-go/otelobs"
-
-const version = "0.1.0"
+const ScopeName = telemetry.ScopeObservability
 
 // Version is the version of this module, recorded as the instrumentation
 // scope version.
-func Version() string { return version }
+func Version() string { return telemetry.Version }
 
 // Span and span-event names. They are a contract, like the audit event types.
 const (
@@ -43,20 +43,29 @@ const (
 	EventMiddlewareRequestRejected = "tenant.middleware.request_rejected"
 )
 
-// Attribute keys. The DB keys follow the stable OTel database semantic
-// conventions; OTel has no tenant attribute yet, so tenant.* is ours.
+// Attribute keys of spans and span events: the trace path's contract. The
+// db.*, error.type, code.* and http.* keys follow the stable OpenTelemetry
+// semantic conventions; OpenTelemetry has no tenant attribute yet, so
+// tenant.* is this project's own.
 const (
-	AttrTenantID        = attribute.Key("tenant.id")
-	AttrAttemptedTenant = attribute.Key("tenant.attempted_id")
-	AttrDecision        = attribute.Key("tenant.decision")
-	AttrReason          = attribute.Key("tenant.reason")
-	AttrBypassReason    = attribute.Key("tenant.bypass.reason")
-	AttrDBSystem        = attribute.Key("db.system.name")
-	AttrDBCollection    = attribute.Key("db.collection.name")
-	AttrDBOperation     = attribute.Key("db.operation.name")
-	AttrErrorType       = attribute.Key("error.type")
-	AttrCodeFile        = attribute.Key("code.file.path")
-	AttrCodeLine        = attribute.Key("code.line.number")
+	AttrTenantID        = telemetry.TenantID
+	AttrAttemptedTenant = telemetry.AttemptedTenant
+	AttrPreviousTenant  = telemetry.PreviousTenant
+	AttrConflictingID   = telemetry.ConflictingID
+	AttrDecision        = telemetry.Decision
+	AttrReason          = telemetry.Reason
+	AttrBypassReason    = telemetry.BypassReason
+	AttrRewritten       = telemetry.Rewritten
+	AttrProblemType     = telemetry.ProblemType
+	AttrProblemInstance = telemetry.ProblemInstance
+	AttrDBSystem        = telemetry.DBSystem
+	AttrDBCollection    = telemetry.DBCollection
+	AttrDBOperation     = telemetry.DBOperation
+	AttrErrorType       = telemetry.ErrorType
+	AttrCodeFile        = telemetry.CodeFile
+	AttrCodeLine        = telemetry.CodeLine
+	AttrHTTPMethod      = telemetry.HTTPMethod
+	AttrHTTPStatusCode  = telemetry.HTTPStatusCode
 )
 
 // Observer emits tenant spans and span events when its gate is on. It is safe

@@ -119,9 +119,8 @@ func (b *Binder) Bind(ctx context.Context, t Tenant) (context.Context, Binding, 
 	return b.enter(context.WithValue(ctx, tenantKey{}, &binding{tenant: t}), t, nil)
 }
 
-// attrPreviousTenant names the tenant a Switch replaced, on the audit event and
+// otelobs.AttrPreviousTenant names the tenant a Switch replaced, on the audit event and
 // on the tenant.scope.switched span event alike.
-const attrPreviousTenant = attribute.Key("tenant.previous_id")
 
 // Switch returns a copy of ctx with t bound in place of whatever tenant ctx
 // carries, for code that must deliberately act for another tenant (a support
@@ -157,7 +156,7 @@ func (b *Binder) enter(ctx context.Context, t Tenant, sw *switched) (context.Con
 	if sw != nil {
 		if span := lc.Span(); span != nil {
 			span.AddEvent(otelobs.EventScopeSwitched, trace.WithAttributes(
-				otelobs.AttrTenantID.String(t.id), attrPreviousTenant.String(sw.prev), otelobs.AttrReason.String(sw.reason)))
+				otelobs.AttrTenantID.String(t.id), otelobs.AttrPreviousTenant.String(sw.prev), otelobs.AttrReason.String(sw.reason)))
 		}
 	}
 	if b.bus.Enabled() {
@@ -165,7 +164,7 @@ func (b *Binder) enter(ctx context.Context, t Tenant, sw *switched) (context.Con
 		if sw != nil {
 			ev.Operation = "switch"
 			ev.Reason = sw.reason
-			ev.Attributes = []attribute.KeyValue{attrPreviousTenant.String(sw.prev), attribute.Bool("tenant.switched", true)}
+			ev.Attributes = []attribute.KeyValue{otelobs.AttrPreviousTenant.String(sw.prev), attribute.Bool("tenant.switched", true)}
 		}
 		b.bus.Emit(ctx, ev)
 	}
@@ -199,7 +198,7 @@ func (b Binding) End(err error) {
 		if err != nil {
 			ev.Outcome = auditlog.OutcomeFailure
 			ev.Reason = err.Error()
-			ev.Attributes = []attribute.KeyValue{attribute.String("error.type", otelobs.ErrorType(err))}
+			ev.Attributes = []attribute.KeyValue{otelobs.AttrErrorType.String(otelobs.ErrorType(err))}
 		}
 		b.binder.bus.Emit(b.ctx, ev)
 	}

@@ -50,10 +50,10 @@ type layerRule struct {
 	name      string
 	why       string
 	appliesTo func(rel string) bool
-	// forbids reports whether dep may not be a (transitive) dependency.
-	// depRel is dep relative to the module and inModule tells whether dep
-	// belongs to the module at all.
-	forbids func(dep, depRel string, inModule bool) bool
+	// forbids reports whether dep may not be a (transitive) dependency of
+	// the package rel. depRel is dep relative to the module and inModule
+	// tells whether dep belongs to the module at all.
+	forbids func(rel, dep, depRel string, inModule bool) bool
 }
 
 // inTree reports whether rel is dir or lies below it.
@@ -84,39 +84,74 @@ func isOtelSDK(p string) bool {
 	return p == otelSDK || strings.HasPrefix(p, otelSDK+"/")
 }
 
+// telemetryPkg is the leaf that names the module's version, scope names and
+// attribute keys; every package may import it and it imports nothing of the
+// module.
+const telemetryPkg = "internal/telemetry"
+
+// bunhookInternal is the directory of bunhook's building blocks (the SQL
+// verifier, the driver layer, access to bun internals). Each is a leaf
+// below bunhook: it imports nothing of the module but telemetryPkg, so that
+// bunhook's pipeline is the only place where they meet.
+const bunhookInternal = "bunhook/internal"
+
 // rules returns the module's dependency rules.
 func rules() []layerRule {
-	ownTreeOnly := func(tree string) func(string, string, bool) bool {
-		return func(_, depRel string, inModule bool) bool {
-			return inModule && !inTree(depRel, tree)
+	// allowOnly forbids every package of the module outside the given trees
+	// (and telemetryPkg, which everyone may use).
+	allowOnly := func(trees ...string) func(string, string, string, bool) bool {
+		return func(_, _, depRel string, inModule bool) bool {
+			if !inModule || depRel == telemetryPkg {
+				return false
+			}
+			for _, t := range trees {
+				if inTree(depRel, t) {
+					return false
+				}
+			}
+			return true
 		}
 	}
 	return []layerRule{
 		{
+			name:      "telemetry-leaf",
+			why:       "internal/telemetry is the bottom leaf and must not import other packages of this module",
+			appliesTo: func(rel string) bool { return rel == telemetryPkg },
+			forbids:   func(_, _, depRel string, inModule bool) bool { return inModule && depRel != telemetryPkg },
+		},
+		{
 			name:      "auditlog-layer",
-			why:       "auditlog and its subpackages must not import other packages of this module",
+			why:       "auditlog and its subpackages must not import other packages of this module (but internal/telemetry)",
 			appliesTo: func(rel string) bool { return inTree(rel, "auditlog") },
-			forbids:   ownTreeOnly("auditlog"),
+			forbids:   allowOnly("auditlog"),
 		},
 		{
 			name:      "otelobs-layer",
-			why:       "otelobs and its subpackages must not import other packages of this module",
+			why:       "otelobs and its subpackages must not import other packages of this module (but internal/telemetry)",
 			appliesTo: func(rel string) bool { return inTree(rel, "otelobs") },
-			forbids:   ownTreeOnly("otelobs"),
+			forbids:   allowOnly("otelobs"),
 		},
 		{
 			name:      "scope-layer",
 			why:       "scope may only import auditlog and otelobs from this module",
 			appliesTo: func(rel string) bool { return inTree(rel, "scope") },
-			forbids: func(_, depRel string, inModule bool) bool {
-				return inModule && !inTree(depRel, "scope") && !inTree(depRel, "auditlog") && !inTree(depRel, "otelobs")
+			forbids:   allowOnly("scope", "auditlog", "otelobs"),
+		},
+		{
+			name: "bunhook-internal-leaf",
+			why:  "a package under bunhook/internal is a building block of bunhook's pipeline and must not import other packages of this module (but internal/telemetry)",
+			appliesTo: func(rel string) bool {
+				return inTree(rel, bunhookInternal) && rel != bunhookInternal
+			},
+			forbids: func(rel, _, depRel string, inModule bool) bool {
+				return allowOnly(rel)("", "", depRel, inModule)
 			},
 		},
 		{
 			name:      "examples-leaf",
 			why:       "nothing outside examples/ may import examples",
 			appliesTo: func(rel string) bool { return !inTree(rel, "examples") },
-			forbids: func(_, depRel string, inModule bool) bool {
+			forbids: func(_, _, depRel string, inModule bool) bool {
 				return inModule && inTree(depRel, "examples")
 			},
 		},
@@ -126,7 +161,7 @@ func rules() []layerRule {
 			appliesTo: func(rel string) bool {
 				return !inTree(rel, "examples") && !sdkOptIn(rel)
 			},
-			forbids: func(dep, _ string, _ bool) bool { return isOtelSDK(dep) },
+			forbids: func(_, dep, _ string, _ bool) bool { return isOtelSDK(dep) },
 		},
 	}
 }
@@ -148,7 +183,7 @@ func check(module string, pkgs []string, g importGraph) []violation {
 			if !r.appliesTo(rel) {
 				continue
 			}
-			out = append(out, walk(module, pkg, g, r)...)
+			out = append(out, walk(module, pkg, rel, g, r)...)
 		}
 	}
 	return out
@@ -156,7 +191,7 @@ func check(module string, pkgs []string, g importGraph) []violation {
 
 // walk searches breadth-first from pkg for dependencies forbidden by r,
 // without going through them.
-func walk(module, pkg string, g importGraph, r layerRule) []violation {
+func walk(module, pkg, rel string, g importGraph, r layerRule) []violation {
 	parent := map[string]string{pkg: ""}
 	queue := []string{pkg}
 	var out []violation
@@ -171,7 +206,7 @@ func walk(module, pkg string, g importGraph, r layerRule) []violation {
 			}
 			parent[dep] = cur
 			depRel, inModule := relTo(module, dep)
-			if r.forbids(dep, depRel, inModule) {
+			if r.forbids(rel, dep, depRel, inModule) {
 				out = append(out, violation{
 					Rule:  r.name,
 					Pkg:   pkg,
@@ -322,6 +357,9 @@ func TestCheck(t *testing.T) {
 		m + "/examples/quickstart":                          {m + "/bunhook", m + "/examples/internal/seed", otelSDK + "/trace"},
 		m + "/examples/internal/seed":                       {m + "/scope"},
 		m + "/internal/depcheck":                            nil,
+		m + "/internal/telemetry":                           {"go.opentelemetry.io/otel/attribute"},
+		m + "/bunhook/internal/sqlguard":                    {"strings"},
+		m + "/bunhook/internal/driver":                      {"database/sql/driver", m + "/internal/telemetry"},
 		m + "/otelobs/otlpconfig":                           {m + "/otelobs"},
 		otelSDK + "/log":                                    {otelSDK + "/resource", "go.opentelemetry.io/otel/log"},
 		otelSDK + "/log/logtest":                            {otelSDK + "/log"},
@@ -367,6 +405,32 @@ func TestCheck(t *testing.T) {
 				"otelobs-layer otelobs/otlpconfig -> internal/clock",
 				"scope-layer scope -> internal/clock",
 			},
+		},
+		{
+			name: "the layers use the telemetry leaf",
+			add: map[string][]string{
+				m + "/auditlog": {m + "/internal/telemetry"},
+				m + "/otelobs":  {m + "/internal/telemetry"},
+				m + "/scope":    {m + "/internal/telemetry"},
+			},
+		},
+		{
+			name: "the telemetry leaf imports a layer",
+			add:  map[string][]string{m + "/internal/telemetry": {m + "/otelobs"}},
+			want: []string{
+				"bunhook-internal-leaf bunhook/internal/driver -> otelobs",
+				"telemetry-leaf internal/telemetry -> otelobs",
+			},
+		},
+		{
+			name: "a bunhook building block imports another",
+			add:  map[string][]string{m + "/bunhook/internal/driver": {m + "/bunhook/internal/sqlguard"}},
+			want: []string{"bunhook-internal-leaf bunhook/internal/driver -> bunhook/internal/sqlguard"},
+		},
+		{
+			name: "a bunhook building block imports scope",
+			add:  map[string][]string{m + "/bunhook/internal/sqlguard": {m + "/scope"}},
+			want: []string{"bunhook-internal-leaf bunhook/internal/sqlguard -> scope"},
 		},
 		{
 			name: "scope imports bunhook",

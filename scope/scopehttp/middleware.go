@@ -23,17 +23,6 @@ const EventRequestRejected = otelobs.EventMiddlewareRequestRejected
 // itself emits for refused requests.
 const OperationHTTPRequest = "http.request"
 
-// Attribute keys the middleware adds to its span events and audit events,
-// besides otelobs' tenant.* and error.type keys. The http.* keys are those of
-// the OpenTelemetry HTTP semantic conventions.
-const (
-	AttrProblemType     = attribute.Key("tenant.problem.type")
-	AttrProblemInstance = attribute.Key("tenant.problem.instance")
-	AttrConflictingID   = attribute.Key("tenant.conflicting_id")
-	AttrHTTPMethod      = attribute.Key("http.request.method")
-	AttrHTTPStatusCode  = attribute.Key("http.response.status_code")
-)
-
 // Middleware binds the tenant of each request for its handler. Build it with
 // [New]; mount it with [Middleware.Wrap]. It is safe for concurrent use.
 type Middleware struct {
@@ -151,7 +140,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		// No server span to decorate: record the request's tenant events on
 		// a tenant.scope span of our own, as scope does for a bare Bind.
 		var span trace.Span
-		ctx, span = obs.Start(ctx, otelobs.SpanScope, trace.WithAttributes(AttrHTTPMethod.String(r.Method)))
+		ctx, span = obs.Start(ctx, otelobs.SpanScope, trace.WithAttributes(otelobs.AttrHTTPMethod.String(r.Method)))
 		defer span.End()
 		r = r.WithContext(ctx)
 	}
@@ -248,7 +237,7 @@ func (m *Middleware) event(ctx context.Context, name string, t scope.Tenant, err
 	var buf [3]attribute.KeyValue
 	attrs := append(buf[:0], otelobs.AttrTenantID.String(t.String()))
 	if status != 0 {
-		attrs = append(attrs, AttrHTTPStatusCode.Int(status))
+		attrs = append(attrs, otelobs.AttrHTTPStatusCode.Int(status))
 	}
 	if err != nil {
 		attrs = append(attrs, otelobs.AttrErrorType.String(otelobs.ErrorType(err)))
@@ -271,13 +260,13 @@ func (m *Middleware) refuse(w http.ResponseWriter, r *http.Request, err error, a
 	if bus := m.binder.Bus(); !audited && bus.Enabled() {
 		attrs := []attribute.KeyValue{
 			otelobs.AttrErrorType.String(et),
-			AttrHTTPMethod.String(r.Method),
-			AttrHTTPStatusCode.Int(rej.Problem.Status),
-			AttrProblemType.String(rej.Problem.Type),
-			AttrProblemInstance.String(rej.Problem.Instance),
+			otelobs.AttrHTTPMethod.String(r.Method),
+			otelobs.AttrHTTPStatusCode.Int(rej.Problem.Status),
+			otelobs.AttrProblemType.String(rej.Problem.Type),
+			otelobs.AttrProblemInstance.String(rej.Problem.Instance),
 		}
 		if conflicting != "" {
-			attrs = append(attrs, AttrConflictingID.String(conflicting))
+			attrs = append(attrs, otelobs.AttrConflictingID.String(conflicting))
 		}
 		bound, _ := scope.FromContext(ctx)
 		bus.Emit(ctx, auditlog.Event{
@@ -298,15 +287,15 @@ func (m *Middleware) refuse(w http.ResponseWriter, r *http.Request, err error, a
 				attrs = append(attrs, otelobs.AttrAttemptedTenant.String(rej.Attempted))
 			}
 			if conflicting != "" {
-				attrs = append(attrs, AttrConflictingID.String(conflicting))
+				attrs = append(attrs, otelobs.AttrConflictingID.String(conflicting))
 			}
 			attrs = append(attrs,
 				otelobs.AttrDecision.String("rejected"),
 				otelobs.AttrReason.String(rej.Problem.Detail),
 				otelobs.AttrErrorType.String(et),
-				AttrHTTPStatusCode.Int(rej.Problem.Status),
-				AttrProblemType.String(rej.Problem.Type),
-				AttrProblemInstance.String(rej.Problem.Instance),
+				otelobs.AttrHTTPStatusCode.Int(rej.Problem.Status),
+				otelobs.AttrProblemType.String(rej.Problem.Type),
+				otelobs.AttrProblemInstance.String(rej.Problem.Instance),
 			)
 			span.AddEvent(EventRequestRejected, trace.WithAttributes(attrs...))
 		}

@@ -234,13 +234,13 @@ func TestMiddlewareRejections(t *testing.T) {
 				t.Fatalf("audit event without reason or trace: %+v", ev)
 			}
 			if ev.Operation == scopehttp.OperationHTTPRequest {
-				if v, _ := ev.Attr(scopehttp.AttrProblemInstance); v.AsString() != p.Instance {
+				if v, _ := ev.Attr(otelobs.AttrProblemInstance); v.AsString() != p.Instance {
 					t.Fatalf("audit instance %q, problem instance %q", v.AsString(), p.Instance)
 				}
 				if v, _ := ev.Attr(otelobs.AttrErrorType); v.AsString() != tt.errType {
 					t.Fatalf("audit error.type %q, want %q", v.AsString(), tt.errType)
 				}
-				if v, _ := ev.Attr(scopehttp.AttrHTTPStatusCode); v.AsInt64() != int64(tt.status) {
+				if v, _ := ev.Attr(otelobs.AttrHTTPStatusCode); v.AsInt64() != int64(tt.status) {
 					t.Fatalf("audit status %d", v.AsInt64())
 				}
 				if ev.Table != "http:/orders" {
@@ -266,7 +266,7 @@ func TestMiddlewareRejections(t *testing.T) {
 			if et, _ := eventAttr(span, evRejected, "error.type"); et != tt.errType {
 				t.Fatalf("span event error.type %q, want %q", et, tt.errType)
 			}
-			if inst, _ := eventAttr(span, evRejected, string(scopehttp.AttrProblemInstance)); inst != p.Instance {
+			if inst, _ := eventAttr(span, evRejected, string(otelobs.AttrProblemInstance)); inst != p.Instance {
 				t.Fatalf("span event instance %q, problem %q", inst, p.Instance)
 			}
 			if len(h.ended("tenant.scope")) != 0 {
