@@ -10,15 +10,16 @@ import (
 	"github.com/uptrace/bun/schema"
 
 	"github.com/tenantshield/tenantshield-go/auditlog"
+	"github.com/tenantshield/tenantshield-go/bunhook/internal/driverwrap"
 	"github.com/tenantshield/tenantshield-go/otelobs"
 )
 
 // Open returns a *bun.DB over connector with every enforcement layer
-// installed: the guard query hook, the connector wrapper and the registry of
-// the models given with [WithModels]. It is the only supported way to build
-// the application's DB (see "What you lose by building the *bun.DB another
-// way" in the package documentation). The driver helpers in the sqlitedb,
-// pgdb and mysqldb subpackages call it.
+// installed: the guard query hook, the driver layer and the registry of the
+// models given with [WithModels]. It is the only supported way to build the
+// application's DB (see "What you lose by building the *bun.DB another way"
+// in the package documentation). The driver helpers in the sqlitedb, pgdb
+// and mysqldb subpackages call it.
 //
 // Add other query hooks (bunotel, bunslog) to the returned DB with
 // db.WithQueryHook as usual, in any order.
@@ -31,8 +32,12 @@ func Open(connector driver.Connector, d schema.Dialect, opts ...Option) (*bun.DB
 		o.apply(c)
 	}
 	e := newEnforcer(d, c)
-	sqldb := sql.OpenDB(newConnector(connector, e))
-	db := bun.NewDB(sqldb, d, c.bunOpts...).WithQueryHook(&QueryHook{e: e})
+	cfg := driverwrap.Config{Gate: (*gate)(e), Owner: e}
+	if e.rls {
+		cfg.Setting = RLSSetting
+	}
+	sqldb := sql.OpenDB(driverwrap.New(connector, cfg))
+	db := bun.NewDB(sqldb, d, c.bunOpts...).WithQueryHook(&queryHook{e: e})
 	guardResolver(db, e)
 	if len(c.models) > 0 {
 		if err := RegisterModels(db, c.models...); err != nil {

@@ -1,7 +1,6 @@
 package bunhook
 
 import (
-	"context"
 	"database/sql"
 	"errors"
 	"fmt"
@@ -13,9 +12,9 @@ import (
 	"github.com/uptrace/bun"
 	"github.com/uptrace/bun/dialect"
 	"github.com/uptrace/bun/schema"
-	"go.opentelemetry.io/otel/trace"
 
 	"github.com/tenantshield/tenantshield-go/auditlog"
+	"github.com/tenantshield/tenantshield-go/bunhook/internal/driverwrap"
 	"github.com/tenantshield/tenantshield-go/bunhook/internal/sqlguard"
 	"github.com/tenantshield/tenantshield-go/otelobs"
 	"github.com/tenantshield/tenantshield-go/scope"
@@ -29,109 +28,6 @@ var ErrNotInstalled = errors.New("bunhook: this *bun.DB was not opened with bunh
 
 // ErrModel is matched by the errors of invalid tenant-owned model declarations.
 var ErrModel = errors.New("bunhook: invalid tenant-owned model")
-
-// Mode is the enforcement mode of a DB.
-type Mode int32
-
-const (
-	// ModeEnforce blocks every violation (the default).
-	ModeEnforce Mode = iota
-	// ModeReport audits and traces would-be blocks but lets the statements
-	// run, for rolling enforcement out on an existing codebase. Rows are
-	// still scoped and tenants still filled where that changes nothing for a
-	// correct program.
-	ModeReport
-)
-
-func (m Mode) String() string {
-	if m == ModeReport {
-		return "report"
-	}
-	return "enforce"
-}
-
-// DefaultTenantColumn is the tenant column of a tenant-owned model whose
-// embedded TenantOwned has no `tenant` tag.
-const DefaultTenantColumn = "tenant_id"
-
-// RLSSetting is the PostgreSQL setting that carries the tenant for row-level
-// security policies.
-const RLSSetting = "app.tenant_id"
-
-type config struct {
-	bus         *auditlog.Bus
-	obs         *otelobs.Observer
-	mode        Mode
-	models      []any
-	tables      map[string]string
-	allowDupKey bool
-	rls         bool
-	bunOpts     []bun.DBOption
-	policy      scope.Policy
-	policyAllow bool
-}
-
-// Option configures [Open].
-type Option interface{ apply(*config) }
-
-type optionFunc func(*config)
-
-func (f optionFunc) apply(c *config) { f(c) }
-
-// WithAuditBus sets the audit bus (default: auditlog.Default()).
-func WithAuditBus(bus *auditlog.Bus) Option {
-	return optionFunc(func(c *config) {
-		if bus != nil {
-			c.bus = bus
-		}
-	})
-}
-
-// WithObserver sets the observer (default: otelobs.Default()).
-func WithObserver(obs *otelobs.Observer) Option {
-	return optionFunc(func(c *config) {
-		if obs != nil {
-			c.obs = obs
-		}
-	})
-}
-
-// WithMode sets the enforcement mode (default: ModeEnforce).
-func WithMode(m Mode) Option { return optionFunc(func(c *config) { c.mode = m }) }
-
-// WithModels registers tenant-owned models (pass nil pointers, e.g.
-// (*Invoice)(nil)). Open fails if one is not a valid tenant-owned model.
-// Register every tenant-owned model here: raw SQL over a table is only guarded
-// once the table is known.
-func WithModels(models ...any) Option {
-	return optionFunc(func(c *config) { c.models = append(c.models, models...) })
-}
-
-// WithTenantTable declares a tenant-owned table (or view) that has no model,
-// with its tenant column, so that raw SQL over it is guarded.
-func WithTenantTable(table, column string) Option {
-	return optionFunc(func(c *config) {
-		if c.tables == nil {
-			c.tables = map[string]string{}
-		}
-		c.tables[strings.ToLower(table)] = column
-	})
-}
-
-// WithDuplicateKeyUpdate allows MySQL/MariaDB INSERT ... ON DUPLICATE KEY
-// UPDATE on tenant-owned tables. MySQL gives that clause no WHERE, so a key
-// collision with another tenant's row would overwrite it: opt in only when
-// every unique key of those tables includes the tenant column.
-func WithDuplicateKeyUpdate() Option { return optionFunc(func(c *config) { c.allowDupKey = true }) }
-
-// WithoutRLSSetting stops the PostgreSQL connector from setting app.tenant_id
-// (on by default for PostgreSQL; the other dialects have no RLS).
-func WithoutRLSSetting() Option { return optionFunc(func(c *config) { c.rls = false }) }
-
-// WithBunOptions passes options to bun.NewDB.
-func WithBunOptions(opts ...bun.DBOption) Option {
-	return optionFunc(func(c *config) { c.bunOpts = append(c.bunOpts, opts...) })
-}
 
 // Enforcer holds a DB's enforcement configuration and the registry of its
 // tenant-owned tables. Get it with [EnforcerOf].
@@ -150,6 +46,8 @@ type Enforcer struct {
 	tables map[string]string // guarded by mu; copied into guard
 	guard  atomic.Pointer[sqlguard.Guard]
 	models sync.Map // *schema.Table -> *modelInfo
+
+	refusals refusals // sub-queries Scope refused (see Scope)
 }
 
 func newEnforcer(d schema.Dialect, c *config) *Enforcer {
@@ -167,6 +65,7 @@ func newEnforcer(d schema.Dialect, c *config) *Enforcer {
 		e.tables[t] = col
 	}
 	e.guard.Store(sqlguard.New(e.dialect, e.tables))
+	e.refusals.init()
 	return e
 }
 
@@ -181,13 +80,8 @@ func EnforcerOf(db *bun.DB) (*Enforcer, bool) {
 }
 
 func enforcerOfSQL(sqldb *sql.DB) *Enforcer {
-	if sqldb == nil {
-		return nil
-	}
-	if d, ok := sqldb.Driver().(*wrappedDriver); ok {
-		return d.e
-	}
-	return nil
+	e, _ := driverwrap.OwnerOf(sqldb).(*Enforcer)
+	return e
 }
 
 // Mode returns the current enforcement mode.
@@ -253,7 +147,7 @@ type modelInfo struct {
 	inline bool
 }
 
-var tenantOwnedType = reflect.TypeOf(TenantOwned{})
+var tenantOwnedType = reflect.TypeFor[TenantOwned]()
 
 // modelInfo returns (and caches) what the model of tbl declares, registering a
 // tenant-owned table with the guard the first time it is seen.
@@ -267,6 +161,12 @@ func (e *Enforcer) modelInfo(tbl *schema.Table) *modelInfo {
 	}
 	v, _ := e.models.LoadOrStore(tbl, mi)
 	return v.(*modelInfo)
+}
+
+// tenantColumn tells the joins of package bunx which tables are tenant-owned.
+func (e *Enforcer) tenantColumn(tbl *schema.Table) (string, bool) {
+	mi := e.modelInfo(tbl)
+	return mi.column, mi.owned && mi.err == nil
 }
 
 func inspectModel(tbl *schema.Table) *modelInfo {
@@ -335,95 +235,4 @@ func (e *Enforcer) registerTable(name, column string) {
 	}
 	e.tables[key] = column
 	e.guard.Store(sqlguard.New(e.dialect, e.tables))
-}
-
-// tableNames renders a statement's tenant tables for reports: the name, or
-// the names comma-separated in first-seen order.
-func tableNames(l sqlguard.TableList) string {
-	switch l.Len() {
-	case 0:
-		return ""
-	case 1:
-		return l.At(0)
-	}
-	return strings.Join(l.Slice(), ",")
-}
-
-// violation describes a blocked (or, in report mode, reported) operation.
-type violation struct {
-	op        string
-	table     string
-	model     string
-	bound     string
-	attempted string
-	reason    string
-	fix       string
-	err       error // sentinel
-	write     bool
-}
-
-// block reports v on both paths and returns the caller's error (nil in
-// report-only mode).
-func (e *Enforcer) block(ctx context.Context, v violation) error {
-	report := e.reportOnly()
-	verr := &scope.ViolationError{Op: v.op, Table: v.table, Model: v.model, Bound: v.bound, Attempted: v.attempted,
-		Reason: v.reason, Fix: v.fix, Err: v.err}
-	if e.bus.Enabled() {
-		outcome := auditlog.OutcomeBlocked
-		if report {
-			outcome = auditlog.OutcomeReported
-		}
-		e.bus.Emit(ctx, auditlog.Event{
-			Type: auditlog.EnforcementViolation, Tenant: v.bound, AttemptedTenant: v.attempted, Table: v.table,
-			Model: v.model, Operation: v.op, Reason: v.reason, Outcome: outcome,
-		})
-	}
-	if e.obs.Enabled() {
-		decision := "blocked"
-		if report {
-			decision = "reported"
-		}
-		d := otelobs.Decision{Tenant: v.bound, Attempted: v.attempted, Decision: decision, Reason: v.reason,
-			System: e.system, Table: v.table, Operation: v.op, ErrorType: verr.ErrorType()}
-		e.traceBlocked(ctx, v.write, d)
-	}
-	if report {
-		return nil
-	}
-	return verr
-}
-
-// traceBlocked records a blocked decision as a tenant.read.blocked or
-// tenant.write.blocked span event: on the span active in ctx, or, when none
-// is recording, on a span of its own so that it is visible on the trace.
-func (e *Enforcer) traceBlocked(ctx context.Context, write bool, d otelobs.Decision) {
-	name := otelobs.EventReadBlocked
-	if write {
-		name = otelobs.EventWriteBlocked
-	}
-	if trace.SpanFromContext(ctx).IsRecording() {
-		e.obs.AddEvent(ctx, name, d)
-		return
-	}
-	sctx, span := e.obs.Start(ctx, spanName(write), trace.WithSpanKind(trace.SpanKindInternal))
-	e.obs.Annotate(span, d)
-	e.obs.AddEvent(sctx, name, d)
-	span.End()
-}
-
-// bypassed reports a statement that ran under an explicit bypass.
-func (e *Enforcer) bypassed(ctx context.Context, b *scope.Bypass, tenant, op, table string) {
-	if e.bus.Enabled() {
-		e.bus.Emit(ctx, auditlog.Event{
-			Type: auditlog.EnforcementBypass, Tenant: tenant, Table: table, Operation: op, Reason: b.Reason,
-			Outcome: auditlog.OutcomeBypassed, Caller: auditlog.Caller{File: b.File, Line: b.Line, Function: b.Function},
-		})
-	}
-}
-
-func spanName(write bool) string {
-	if write {
-		return "tenant.write"
-	}
-	return "tenant.read"
 }

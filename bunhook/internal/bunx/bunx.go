@@ -1,0 +1,164 @@
+package bunx
+
+import (
+	"reflect"
+	"sync"
+	"unsafe"
+
+	"github.com/uptrace/bun"
+	"github.com/uptrace/bun/schema"
+)
+
+// Field paths into bun's unexported state, resolved once.
+var (
+	selectWhereHasOr = fieldIndex(reflect.TypeFor[bun.SelectQuery](), "whereHasOr")
+	updateWhereHasOr = fieldIndex(reflect.TypeFor[bun.UpdateQuery](), "whereHasOr")
+	deleteWhereHasOr = fieldIndex(reflect.TypeFor[bun.DeleteQuery](), "whereHasOr")
+	insertOnField    = fieldIndex(reflect.TypeFor[bun.InsertQuery](), "on")
+	deleteFlags      = fieldIndex(reflect.TypeFor[bun.DeleteQuery](), "flags")
+	selectTableModel = fieldIndex(reflect.TypeFor[bun.SelectQuery](), "tableModel")
+	dbStateField     = fieldIndex(reflect.TypeFor[bun.DB](), "noCopyState")
+	forceDeleteBit   = probeForceDeleteBit()
+)
+
+const (
+	joinsFieldName    = "joins"
+	condsFieldName    = "additionalJoinOnConditions"
+	resolverFieldName = "resolver"
+)
+
+// Pinned lists the bun internals that could not be found (empty when every
+// accessor works with the bun version this binary was built with).
+func Pinned() []string {
+	var missing []string
+	for name, idx := range map[string][]int{
+		"SelectQuery.whereHasOr": selectWhereHasOr, "UpdateQuery.whereHasOr": updateWhereHasOr,
+		"DeleteQuery.whereHasOr": deleteWhereHasOr, "InsertQuery.on": insertOnField,
+		"DeleteQuery.flags": deleteFlags, "SelectQuery.tableModel": selectTableModel, "DB.noCopyState": dbStateField,
+	} {
+		if idx == nil {
+			missing = append(missing, name)
+		}
+	}
+	if forceDeleteBit == 0 {
+		missing = append(missing, "DeleteQuery.ForceDelete flag")
+	}
+	return missing
+}
+
+func fieldIndex(t reflect.Type, name string) []int {
+	f, ok := t.FieldByName(name)
+	if !ok {
+		return nil
+	}
+	return f.Index
+}
+
+// probeForceDeleteBit learns which bit of bun's unexported query flags
+// ForceDelete sets (0 if the field cannot be read).
+func probeForceDeleteBit() uint64 {
+	if deleteFlags == nil {
+		return 0
+	}
+	f := reflect.ValueOf(new(bun.DeleteQuery).ForceDelete()).Elem().FieldByIndex(deleteFlags)
+	if f.Kind() != reflect.Uint64 {
+		return 0
+	}
+	return f.Uint()
+}
+
+// writable returns an addressable, settable view of the unexported field v.
+func writable(v reflect.Value) reflect.Value {
+	return reflect.NewAt(v.Type(), unsafe.Pointer(v.UnsafeAddr())).Elem()
+}
+
+func readBool(v reflect.Value, idx []int) bool {
+	if idx == nil {
+		return false
+	}
+	f := v.Elem().FieldByIndex(idx)
+	return f.Kind() == reflect.Bool && f.Bool()
+}
+
+// HasOr reports whether q (a *bun.SelectQuery, *bun.UpdateQuery or
+// *bun.DeleteQuery) has a top-level WhereOr, which would let rows escape a
+// predicate ANDed to its WHERE clause.
+func HasOr(q any) bool {
+	switch q := q.(type) {
+	case *bun.SelectQuery:
+		return readBool(reflect.ValueOf(q), selectWhereHasOr)
+	case *bun.UpdateQuery:
+		return readBool(reflect.ValueOf(q), updateWhereHasOr)
+	case *bun.DeleteQuery:
+		return readBool(reflect.ValueOf(q), deleteWhereHasOr)
+	}
+	return false
+}
+
+// InsertOn returns the text of q's On clause ("CONFLICT (id) DO UPDATE",
+// "DUPLICATE KEY UPDATE"), or "" when it has none or it cannot be read.
+func InsertOn(q *bun.InsertQuery) string {
+	if insertOnField == nil {
+		return ""
+	}
+	f := reflect.ValueOf(q).Elem().FieldByIndex(insertOnField)
+	if f.Type() != reflect.TypeFor[schema.QueryWithArgs]() {
+		return ""
+	}
+	return f.FieldByName("Query").String()
+}
+
+// SoftDelete reports whether bun renders q, a delete on a model of table
+// tbl, as a soft delete (an UPDATE of the soft_delete column). When bun's
+// flags cannot be read it answers false.
+func SoftDelete(q *bun.DeleteQuery, tbl *schema.Table) bool {
+	if tbl.SoftDeleteField == nil || forceDeleteBit == 0 {
+		return false
+	}
+	return reflect.ValueOf(q).Elem().FieldByIndex(deleteFlags).Uint()&forceDeleteBit == 0
+}
+
+var selectQueryPtr = reflect.TypeFor[*bun.SelectQuery]()
+
+// Rewrap builds around sel a query of iq's type when iq is one of bun's
+// unexported count/exists wrappers (a struct embedding *SelectQuery only),
+// so that sel renders the way iq did. It returns nil for anything else.
+func Rewrap(iq bun.Query, sel *bun.SelectQuery) schema.QueryAppender {
+	t := reflect.TypeOf(iq)
+	if t == nil || t.Kind() != reflect.Struct || t.NumField() != 1 || t.Field(0).Type != selectQueryPtr {
+		return nil
+	}
+	v := reflect.New(t).Elem()
+	writable(v.Field(0)).Set(reflect.ValueOf(sel))
+	qa, _ := v.Interface().(schema.QueryAppender)
+	return qa
+}
+
+// Resolver returns db's ConnResolver, and false when it has none or it
+// cannot be read. (bun.WithConnResolver replaces it.)
+func Resolver(db *bun.DB) (bun.ConnResolver, bool) {
+	if dbStateField == nil {
+		return nil, false
+	}
+	st := reflect.ValueOf(db).Elem().FieldByIndex(dbStateField)
+	if st.Kind() != reflect.Pointer || st.IsNil() {
+		return nil, false
+	}
+	f := st.Elem().FieldByName(resolverFieldName)
+	if !f.IsValid() || f.Kind() != reflect.Interface || f.IsNil() || !f.CanAddr() {
+		return nil, false
+	}
+	r, ok := writable(f).Interface().(bun.ConnResolver)
+	return r, ok && r != nil
+}
+
+var joinsIndexes sync.Map // reflect.Type -> []int (nil slice when absent)
+
+func joinsIndex(t reflect.Type) []int {
+	if v, ok := joinsIndexes.Load(t); ok {
+		return v.([]int)
+	}
+	idx := fieldIndex(t, joinsFieldName)
+	joinsIndexes.Store(t, idx)
+	return idx
+}

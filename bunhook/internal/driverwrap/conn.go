@@ -1,0 +1,168 @@
+package driverwrap
+
+import (
+	"context"
+	"database/sql/driver"
+)
+
+// Conn is a connection of a [Connector].
+type Conn struct {
+	inner driver.Conn
+	cfg   *Config
+
+	inTx          bool
+	txTenant      string // the setting inside the current transaction
+	sessionTenant string // the setting at session level ("" = unset)
+}
+
+var (
+	_ driver.Conn               = (*Conn)(nil)
+	_ driver.ConnBeginTx        = (*Conn)(nil)
+	_ driver.ConnPrepareContext = (*Conn)(nil)
+	_ driver.ExecerContext      = (*Conn)(nil)
+	_ driver.QueryerContext     = (*Conn)(nil)
+	_ driver.Pinger             = (*Conn)(nil)
+	_ driver.SessionResetter    = (*Conn)(nil)
+	_ driver.Validator          = (*Conn)(nil)
+	_ driver.NamedValueChecker  = (*Conn)(nil)
+)
+
+func newConn(inner driver.Conn, cfg *Config) *Conn { return &Conn{inner: inner, cfg: cfg} }
+
+// Unwrap returns the driver's own connection, for driver-specific features
+// reached through sql.Conn.Raw (such as COPY). Statements run on it are not
+// guarded.
+func (c *Conn) Unwrap() driver.Conn { return c.inner }
+
+// admit asks the gate about query and brings the tenant setting in step; it
+// returns the SQL to send.
+func (c *Conn) admit(ctx context.Context, query string) (string, error) {
+	run, err := c.cfg.Gate.Statement(ctx, query)
+	if err != nil {
+		return "", err
+	}
+	return run, c.syncTenant(ctx)
+}
+
+// Prepare prepares query without a context.
+func (c *Conn) Prepare(query string) (driver.Stmt, error) {
+	return c.PrepareContext(context.Background(), query)
+}
+
+// PrepareContext checks query under ctx, then prepares what the gate says
+// to run. The statement is checked again at every execution.
+func (c *Conn) PrepareContext(ctx context.Context, query string) (driver.Stmt, error) {
+	run, err := c.admit(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	var st driver.Stmt
+	if pc, ok := c.inner.(driver.ConnPrepareContext); ok {
+		st, err = pc.PrepareContext(ctx, run)
+	} else {
+		st, err = c.inner.Prepare(run)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &Stmt{inner: st, c: c, query: query}, nil
+}
+
+// Close closes the inner connection.
+func (c *Conn) Close() error { return c.inner.Close() }
+
+// Begin starts a transaction without a context.
+func (c *Conn) Begin() (driver.Tx, error) {
+	return c.BeginTx(context.Background(), driver.TxOptions{})
+}
+
+// BeginTx starts a transaction unless the gate vetoes it, and sets the
+// tenant setting transaction-locally.
+func (c *Conn) BeginTx(ctx context.Context, opts driver.TxOptions) (driver.Tx, error) {
+	if err := c.cfg.Gate.Begin(ctx); err != nil {
+		return nil, err
+	}
+	var tx driver.Tx
+	var err error
+	if bt, ok := c.inner.(driver.ConnBeginTx); ok {
+		tx, err = bt.BeginTx(ctx, opts)
+	} else {
+		tx, err = c.inner.Begin() //nolint:staticcheck // fallback for drivers without BeginTx
+	}
+	if err != nil {
+		return nil, err
+	}
+	c.inTx, c.txTenant = true, c.sessionTenant
+	if err := c.syncTenant(ctx); err != nil {
+		_ = tx.Rollback()
+		c.inTx = false
+		return nil, err
+	}
+	return &Tx{inner: tx, c: c}, nil
+}
+
+// ExecContext runs what the gate admits.
+func (c *Conn) ExecContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Result, error) {
+	ec, ok := c.inner.(driver.ExecerContext)
+	if !ok {
+		return nil, driver.ErrSkip // database/sql falls back to PrepareContext
+	}
+	run, err := c.admit(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	return ec.ExecContext(ctx, run, args)
+}
+
+// QueryContext runs what the gate admits.
+func (c *Conn) QueryContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Rows, error) {
+	qc, ok := c.inner.(driver.QueryerContext)
+	if !ok {
+		return nil, driver.ErrSkip
+	}
+	run, err := c.admit(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	return qc.QueryContext(ctx, run, args)
+}
+
+// Ping pings the inner connection.
+func (c *Conn) Ping(ctx context.Context) error {
+	if p, ok := c.inner.(driver.Pinger); ok {
+		return p.Ping(ctx)
+	}
+	return nil
+}
+
+// ResetSession clears a session-level tenant setting before the pool hands
+// the connection to its next user.
+func (c *Conn) ResetSession(ctx context.Context) error {
+	if sr, ok := c.inner.(driver.SessionResetter); ok {
+		if err := sr.ResetSession(ctx); err != nil {
+			return err
+		}
+	}
+	if c.cfg.Setting != "" && c.sessionTenant != "" {
+		if err := c.setTenant(ctx, "", false); err != nil {
+			return driver.ErrBadConn // never hand out a connection with a stale tenant
+		}
+	}
+	return nil
+}
+
+// IsValid defers to the inner connection.
+func (c *Conn) IsValid() bool {
+	if v, ok := c.inner.(driver.Validator); ok {
+		return v.IsValid()
+	}
+	return true
+}
+
+// CheckNamedValue defers to the inner connection.
+func (c *Conn) CheckNamedValue(nv *driver.NamedValue) error {
+	if nc, ok := c.inner.(driver.NamedValueChecker); ok {
+		return nc.CheckNamedValue(nv)
+	}
+	return driver.ErrSkip
+}

@@ -1,0 +1,69 @@
+package driverwrap
+
+import (
+	"context"
+	"database/sql/driver"
+	"errors"
+	"strings"
+)
+
+// syncTenant makes the tenant setting of this connection equal to the
+// tenant of ctx: transaction-locally inside a transaction, otherwise at
+// session level (cleared again by ResetSession). It does nothing when the
+// Config names no setting.
+func (c *Conn) syncTenant(ctx context.Context) error {
+	if c.cfg.Setting == "" {
+		return nil
+	}
+	want := c.cfg.Gate.Tenant(ctx)
+	if c.inTx {
+		if c.txTenant == want {
+			return nil
+		}
+		if err := c.setTenant(ctx, want, true); err != nil {
+			return err
+		}
+		c.txTenant = want
+		return nil
+	}
+	if c.sessionTenant == want {
+		return nil
+	}
+	return c.setTenant(ctx, want, false)
+}
+
+// setTenant runs set_config on the inner connection. Tenants are validated
+// before they are bound, and quoted here all the same.
+func (c *Conn) setTenant(ctx context.Context, tenant string, local bool) error {
+	q := "SELECT set_config(" + quoteLiteral(c.cfg.Setting) + ", " + quoteLiteral(tenant) + ", " + boolSQL(local) + ")"
+	var err error
+	switch ic := c.inner.(type) {
+	case driver.ExecerContext:
+		_, err = ic.ExecContext(ctx, q, nil)
+	default:
+		var st driver.Stmt
+		st, err = c.inner.Prepare(q)
+		if err == nil {
+			_, err = st.Exec(nil) //nolint:staticcheck // fallback for drivers without ExecerContext
+			_ = st.Close()
+		}
+	}
+	if err != nil {
+		return errors.Join(errors.New("bunhook: setting "+c.cfg.Setting+" failed"), err)
+	}
+	if !local {
+		c.sessionTenant = tenant
+	}
+	return nil
+}
+
+func boolSQL(b bool) string {
+	if b {
+		return "true"
+	}
+	return "false"
+}
+
+func quoteLiteral(s string) string {
+	return "'" + strings.ReplaceAll(s, "'", "''") + "'"
+}

@@ -1,0 +1,132 @@
+package bunhook
+
+import (
+	"strings"
+
+	"github.com/uptrace/bun"
+
+	"github.com/tenantshield/tenantshield-go/auditlog"
+	"github.com/tenantshield/tenantshield-go/otelobs"
+	"github.com/tenantshield/tenantshield-go/scope"
+)
+
+// Mode is the enforcement mode of a DB.
+type Mode int32
+
+const (
+	// ModeEnforce blocks every violation (the default).
+	ModeEnforce Mode = iota
+	// ModeReport audits and traces would-be blocks but lets the statements
+	// run, for rolling enforcement out on an existing codebase. Rows are
+	// still scoped and tenants still filled where that changes nothing for a
+	// correct program.
+	ModeReport
+)
+
+func (m Mode) String() string {
+	if m == ModeReport {
+		return "report"
+	}
+	return "enforce"
+}
+
+// DefaultTenantColumn is the tenant column of a tenant-owned model whose
+// embedded TenantOwned has no `tenant` tag.
+const DefaultTenantColumn = "tenant_id"
+
+// RLSSetting is the PostgreSQL setting that carries the tenant for row-level
+// security policies.
+const RLSSetting = "app.tenant_id"
+
+type config struct {
+	bus         *auditlog.Bus
+	obs         *otelobs.Observer
+	mode        Mode
+	models      []any
+	tables      map[string]string
+	allowDupKey bool
+	rls         bool
+	bunOpts     []bun.DBOption
+	policy      scope.Policy
+	policyAllow bool
+}
+
+// Option configures [Open].
+type Option interface{ apply(*config) }
+
+type optionFunc func(*config)
+
+func (f optionFunc) apply(c *config) { f(c) }
+
+// WithAuditBus sets the audit bus (default: auditlog.Default(), the
+// process-wide bus that auditlog.Register adds sinks to).
+func WithAuditBus(bus *auditlog.Bus) Option {
+	return optionFunc(func(c *config) {
+		if bus != nil {
+			c.bus = bus
+		}
+	})
+}
+
+// WithObserver sets the observer (default: otelobs.Default()).
+func WithObserver(obs *otelobs.Observer) Option {
+	return optionFunc(func(c *config) {
+		if obs != nil {
+			c.obs = obs
+		}
+	})
+}
+
+// WithMode sets the enforcement mode (default: ModeEnforce).
+func WithMode(m Mode) Option { return optionFunc(func(c *config) { c.mode = m }) }
+
+// WithModels registers tenant-owned models (pass nil pointers, e.g.
+// (*Invoice)(nil)). Open fails if one is not a valid tenant-owned model.
+// Register every tenant-owned model here: raw SQL over a table is only guarded
+// once the table is known.
+func WithModels(models ...any) Option {
+	return optionFunc(func(c *config) { c.models = append(c.models, models...) })
+}
+
+// WithTenantTable declares a tenant-owned table (or view) that has no model,
+// with its tenant column, so that raw SQL over it is guarded.
+func WithTenantTable(table, column string) Option {
+	return optionFunc(func(c *config) {
+		if c.tables == nil {
+			c.tables = map[string]string{}
+		}
+		c.tables[strings.ToLower(table)] = column
+	})
+}
+
+// WithDuplicateKeyUpdate allows MySQL/MariaDB INSERT ... ON DUPLICATE KEY
+// UPDATE on tenant-owned tables. MySQL gives that clause no WHERE, so a key
+// collision with another tenant's row would overwrite it: opt in only when
+// every unique key of those tables includes the tenant column.
+func WithDuplicateKeyUpdate() Option { return optionFunc(func(c *config) { c.allowDupKey = true }) }
+
+// WithoutRLSSetting stops the PostgreSQL connector from setting app.tenant_id
+// (on by default for PostgreSQL; the other dialects have no RLS).
+func WithoutRLSSetting() Option { return optionFunc(func(c *config) { c.rls = false }) }
+
+// WithBunOptions passes options to bun.NewDB.
+func WithBunOptions(opts ...bun.DBOption) Option {
+	return optionFunc(func(c *config) { c.bunOpts = append(c.bunOpts, opts...) })
+}
+
+// WithPolicy makes enforcement evaluate p for every statement on a
+// tenant-owned table that passed the tenant checks, once per table, with the
+// bound tenant, the table and the action (read for SELECT, delete for
+// DELETE, write otherwise). A deny blocks the statement with a
+// [*scope.PolicyError] (errors.Is scope.ErrPolicyDenied) and is audited as
+// POLICY_DENY; statements under an explicit bypass are not evaluated.
+func WithPolicy(p scope.Policy) Option {
+	return optionFunc(func(c *config) { c.policy = p })
+}
+
+// WithPolicyAllowRecords also audits every allowed evaluation as
+// POLICY_ALLOW. Off by default: a SIEM wants the denies, not a record per
+// query.
+func WithPolicyAllowRecords() Option {
+	return optionFunc(func(c *config) { c.policyAllow = true })
+}

@@ -1,0 +1,221 @@
+package bunhook
+
+import (
+	"context"
+	"errors"
+
+	"github.com/uptrace/bun"
+	"github.com/uptrace/bun/schema"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/tenantshield/tenantshield-go/bunhook/internal/bunx"
+	"github.com/tenantshield/tenantshield-go/bunhook/internal/sqlguard"
+	"github.com/tenantshield/tenantshield-go/scope"
+)
+
+// The statement pipeline. Every statement that names a tenant-owned table
+// goes through decide, once: from the guard hook (hook.go) when it passed
+// bun's hooks, or from the driver layer (gate.go) when it did not. The steps,
+// in the order they run:
+//
+//  1. classify: does the statement name a tenant-owned table at all
+//     (Guard.Mentions, by the caller)? If not, it runs untouched.
+//  2. resolve the tenant, or the bypass: an explicit bypass runs unscoped
+//     and audited; a sub-query that Scope refused vetoes the statement; no
+//     tenant (or conflicting ones) is a violation.
+//  3. verify, and rescope: the guard checks the final SQL against the bound
+//     tenant; a model SELECT that bun did not hook (Count, Exists, Rows,
+//     Exec) is re-rendered with the predicate and checked again.
+//  4. policy: the scope.Policy, per tenant table of a verified statement.
+//  5. record: one outcome, on both paths (record.go).
+//  6. veto: the decision, carried on the statement's context to the driver
+//     layer, which returns its error or runs its statement.
+
+// statement is one statement entering the pipeline.
+type statement struct {
+	query  string
+	iq     bun.Query // the builder query; nil when it did not pass bun's hooks
+	hooked bool
+}
+
+// decision is what the pipeline tells the driver layer about one statement.
+type decision struct {
+	query string // the statement decided on
+	veto  error  // return this error instead of running the statement
+	to    string // run this instead of query (re-rendered with the tenant predicate)
+}
+
+// decide runs steps 2 to 6 for a statement that names a tenant-owned table
+// (step 1). span is the guard's span, nil when none records.
+func (e *Enforcer) decide(ctx context.Context, span trace.Span, g *sqlguard.Guard, st statement) decision {
+	d := decision{query: st.query}
+
+	// 2. Resolve the tenant, or the bypass.
+	if b, ok := scope.BypassFromContext(ctx); ok {
+		t, _ := scope.FromContext(ctx)
+		v := g.Check(st.query, "")
+		o := verdictOutcome(bypassed, &v, t.String())
+		o.bypass, o.reason = b, b.Reason
+		_ = e.record(ctx, span, &o)
+		return d
+	}
+	if found, err := e.refusedArgument(ctx, span, g, st.query); found {
+		d.veto = err
+		return d
+	}
+	t, err := scope.Require(ctx)
+	if err != nil {
+		v := g.Check(st.query, "")
+		d.veto = e.record(ctx, span, noTenant(verdictOutcome(violated, &v, ""), err))
+		return d
+	}
+	tenant := t.String()
+
+	// 3. Verify, and rescope what bun did not hook.
+	v, to := e.verify(g, st, tenant)
+	if !v.OK() {
+		raw := st.iq == nil || isRaw(st.iq)
+		d.veto = e.record(ctx, span, findingViolation(&v, tenant, raw, st.hooked))
+		return d
+	}
+
+	// 4. Policy.
+	if err := e.evaluatePolicy(ctx, span, t, &v); err != nil {
+		d.veto = err
+		return d
+	}
+
+	// 5. Record, 6. the decision.
+	o := verdictOutcome(scoped, &v, tenant)
+	o.rewritten = to != ""
+	_ = e.record(ctx, span, &o)
+	d.to = to
+	return d
+}
+
+// verify checks the statement against tenant; a failed model SELECT is
+// re-rendered with the tenant predicate and checked again, and to is the
+// statement to run instead when that succeeds.
+func (e *Enforcer) verify(g *sqlguard.Guard, st statement, tenant string) (v sqlguard.Verdict, to string) {
+	v = g.Check(st.query, tenant)
+	if v.OK() {
+		return v, ""
+	}
+	if e.allowDupKey && onlyDupKey(v) {
+		return sqlguard.Verdict{Kind: v.Kind, Operation: v.Operation, Tables: v.Tables}, ""
+	}
+	if st.iq == nil || !rewritable(v) {
+		return v, ""
+	}
+	q, ok := e.rescope(st.iq, tenant)
+	if !ok {
+		return v, ""
+	}
+	v = g.Check(q, tenant)
+	if !v.OK() {
+		return v, ""
+	}
+	return v, q
+}
+
+func onlyDupKey(v sqlguard.Verdict) bool {
+	f := v.Finding
+	return f != nil && f.Code == sqlguard.DuplicateKeyUpdate && v.Findings == 1
+}
+
+// rewritable reports whether a failed SELECT could be fixed by re-rendering
+// its builder query with the tenant predicate: only a missing predicate is.
+func rewritable(v sqlguard.Verdict) bool {
+	return v.Kind == sqlguard.Select && v.Finding != nil && v.Finding.Code == sqlguard.MissingPredicate
+}
+
+func isRaw(iq bun.Query) bool {
+	_, ok := iq.(*bun.RawQuery)
+	return ok
+}
+
+// rescope re-renders a model SELECT (Rows, Exec, Count, Exists, the count of
+// ScanAndCount) with the tenant predicate added to a clone of it.
+func (e *Enforcer) rescope(iq bun.Query, tenant string) (string, bool) {
+	c, ok := iq.(interface{ Clone() *bun.SelectQuery })
+	if !ok {
+		return "", false
+	}
+	sel := c.Clone()
+	if sel == nil {
+		return "", false
+	}
+	tm, ok := sel.GetModel().(bun.TableModel)
+	if !ok {
+		return "", false
+	}
+	mi := e.modelInfo(tm.Table())
+	if !mi.owned || mi.err != nil || bunx.HasOr(sel) {
+		return "", false
+	}
+	e.addSelectPredicate(sel, mi, tenant)
+	var qa schema.QueryAppender = sel
+	if _, same := iq.(*bun.SelectQuery); !same {
+		if qa = bunx.Rewrap(iq, sel); qa == nil {
+			return "", false
+		}
+	}
+	b, err := qa.AppendQuery(sel.DB().QueryGen(), nil)
+	if err != nil {
+		return "", false
+	}
+	return string(b), true
+}
+
+// addSelectPredicate restricts a model SELECT, and its inline joins, to
+// tenant.
+func (e *Enforcer) addSelectPredicate(q *bun.SelectQuery, mi *modelInfo, tenant string) {
+	q.Where("?TableAlias.? = ?", mi.ident, tenant)
+	if mi.inline {
+		bunx.ScopeJoins(q, tenant, e.tenantColumn)
+	}
+}
+
+// evaluatePolicy is step 4: it evaluates the policy for each tenant table
+// of a verified statement and returns the error that blocks it (nil in
+// report-only mode, where denies are reported and the statement runs).
+func (e *Enforcer) evaluatePolicy(ctx context.Context, span trace.Span, t scope.Tenant, v *sqlguard.Verdict) error {
+	if e.policy == nil {
+		return nil
+	}
+	action := actionOf(v.Kind)
+	report := e.reportOnly()
+	for i := 0; i < v.Tables.Len(); i++ {
+		op := scope.Operation{Tenant: t, Table: v.Tables.At(i), Action: action}
+		pd := e.policy.Evaluate(ctx, op)
+		o := outcome{kind: allowed, op: v.Operation, table: op.Table, bound: t.String(), reason: pd.Reason,
+			write: action != scope.ActionRead}
+		if pd.Allowed {
+			_ = e.record(ctx, nil, &o)
+			continue
+		}
+		o.kind, o.policy = denied, &scope.PolicyError{Op: op, Reason: pd.Reason}
+		// In report-only mode the statement goes on and its span gets the
+		// final decision; a deny that blocks is the span's decision.
+		if err := e.record(ctx, pick(report, nil, span), &o); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func actionOf(k sqlguard.Kind) scope.Action {
+	switch k {
+	case sqlguard.Select:
+		return scope.ActionRead
+	case sqlguard.Delete:
+		return scope.ActionDelete
+	}
+	return scope.ActionWrite
+}
+
+func asConflict(err error) (*scope.ConflictError, bool) {
+	var ce *scope.ConflictError
+	ok := errors.As(err, &ce)
+	return ce, ok
+}
