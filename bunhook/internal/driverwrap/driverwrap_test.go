@@ -1,0 +1,254 @@
+package driverwrap
+
+import (
+	"context"
+	"database/sql"
+	"database/sql/driver"
+	"errors"
+	"io"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+
+	"go.uber.org/goleak"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// fakeDriver records every statement its connections run.
+type fakeDriver struct {
+	mu  sync.Mutex
+	log []string
+}
+
+func (d *fakeDriver) add(s string) {
+	d.mu.Lock()
+	d.log = append(d.log, s)
+	d.mu.Unlock()
+}
+
+func (d *fakeDriver) take() []string {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	l := d.log
+	d.log = nil
+	return l
+}
+
+func (d *fakeDriver) Open(string) (driver.Conn, error)             { return &fakeConn{d: d}, nil }
+func (d *fakeDriver) Connect(context.Context) (driver.Conn, error) { return &fakeConn{d: d}, nil }
+func (d *fakeDriver) Driver() driver.Driver                        { return d }
+func (c *fakeConn) Prepare(q string) (driver.Stmt, error) {
+	c.d.add("prepare " + q)
+	return &fakeStmt{c: c, q: q}, nil
+}
+func (c *fakeConn) Close() error                       { return nil }
+func (c *fakeConn) Begin() (driver.Tx, error)          { c.d.add("BEGIN"); return fakeTx{c}, nil }
+func (c *fakeConn) ResetSession(context.Context) error { return nil }
+func (s *fakeStmt) Close() error                       { return nil }
+func (s *fakeStmt) NumInput() int                      { return -1 }
+func (s *fakeStmt) Exec([]driver.Value) (driver.Result, error) {
+	s.c.d.add("exec " + s.q)
+	return driver.RowsAffected(1), nil
+}
+func (s *fakeStmt) Query([]driver.Value) (driver.Rows, error) {
+	s.c.d.add("query " + s.q)
+	return fakeRows{}, nil
+}
+func (t fakeTx) Commit() error             { t.c.d.add("COMMIT"); return nil }
+func (t fakeTx) Rollback() error           { t.c.d.add("ROLLBACK"); return nil }
+func (fakeRows) Columns() []string         { return []string{"x"} }
+func (fakeRows) Close() error              { return nil }
+func (fakeRows) Next([]driver.Value) error { return io.EOF }
+func (c *fakeConn) ExecContext(_ context.Context, q string, _ []driver.NamedValue) (driver.Result, error) {
+	c.d.add(q)
+	return driver.RowsAffected(1), nil
+}
+
+func (c *fakeConn) QueryContext(_ context.Context, q string, _ []driver.NamedValue) (driver.Rows, error) {
+	c.d.add(q)
+	return fakeRows{}, nil
+}
+
+type (
+	fakeConn struct{ d *fakeDriver }
+	fakeStmt struct {
+		c *fakeConn
+		q string
+	}
+	fakeTx   struct{ c *fakeConn }
+	fakeRows struct{}
+)
+
+type tenantKey struct{}
+
+// fakeGate vetoes statements containing "forbidden" and statements and
+// transactions whose context says so, and rewrites "rewrite me".
+type fakeGate struct{}
+
+var errVeto = errors.New("vetoed")
+
+type vetoStmtKey struct{}
+
+func (fakeGate) Statement(ctx context.Context, q string) (string, error) {
+	switch {
+	case ctx.Value(vetoStmtKey{}) != nil:
+		return "", errVeto
+	case strings.Contains(q, "forbidden"):
+		return "", errVeto
+	case q == "rewrite me":
+		return "rewritten", nil
+	}
+	return q, nil
+}
+
+type vetoTxKey struct{}
+
+func (fakeGate) Begin(ctx context.Context) error {
+	if ctx.Value(vetoTxKey{}) != nil {
+		return errVeto
+	}
+	return nil
+}
+
+func (fakeGate) Tenant(ctx context.Context) string {
+	s, _ := ctx.Value(tenantKey{}).(string)
+	return s
+}
+
+func open(t *testing.T, setting string) (*sql.DB, *fakeDriver) {
+	t.Helper()
+	fd := &fakeDriver{}
+	owner := new(int)
+	db := sql.OpenDB(New(fd, Config{Gate: fakeGate{}, Owner: owner, Setting: setting}))
+	db.SetMaxOpenConns(1)
+	t.Cleanup(func() { _ = db.Close() })
+	if OwnerOf(db) != owner {
+		t.Fatal("OwnerOf does not lead back to the owner")
+	}
+	return db, fd
+}
+
+func tenant(id string) context.Context {
+	return context.WithValue(context.Background(), tenantKey{}, id)
+}
+
+func TestGateDecidesEveryStatement(t *testing.T) {
+	db, fd := open(t, "")
+	ctx := context.Background()
+	if _, err := db.ExecContext(ctx, "UPDATE forbidden"); !errors.Is(err, errVeto) {
+		t.Fatalf("Exec of a vetoed statement: %v", err)
+	}
+	if _, err := db.QueryContext(ctx, "SELECT forbidden"); !errors.Is(err, errVeto) {
+		t.Fatalf("Query of a vetoed statement: %v", err)
+	}
+	if _, err := db.PrepareContext(ctx, "SELECT forbidden"); !errors.Is(err, errVeto) {
+		t.Fatalf("Prepare of a vetoed statement: %v", err)
+	}
+	if _, err := db.ExecContext(ctx, "rewrite me"); err != nil {
+		t.Fatal(err)
+	}
+	if got := fd.take(); !slices.Equal(got, []string{"rewritten"}) {
+		t.Fatalf("the driver ran %q; want only the rewritten statement", got)
+	}
+	if _, err := db.BeginTx(context.WithValue(ctx, vetoTxKey{}, true), nil); !errors.Is(err, errVeto) {
+		t.Fatalf("BeginTx under a veto: %v", err)
+	}
+	if got := fd.take(); len(got) != 0 {
+		t.Fatalf("a vetoed transaction reached the driver: %q", got)
+	}
+}
+
+func TestPreparedStatementCheckedAtEveryExecution(t *testing.T) {
+	db, fd := open(t, "app.tenant_id")
+	st, err := db.PrepareContext(tenant("A"), "SELECT 1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	// The execution, under another tenant, is checked again and brings the
+	// setting in step first (the pool cleared it when the connection went
+	// back after Prepare).
+	if _, err := st.ExecContext(tenant("B")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.ExecContext(context.WithValue(tenant("B"), vetoStmtKey{}, 1)); !errors.Is(err, errVeto) {
+		t.Fatalf("execution of a prepared statement under a vetoing context: %v", err)
+	}
+	want := []string{
+		"SELECT set_config('app.tenant_id', 'A', false)", "prepare SELECT 1",
+		"SELECT set_config('app.tenant_id', '', false)",
+		"SELECT set_config('app.tenant_id', 'B', false)", "exec SELECT 1",
+		"SELECT set_config('app.tenant_id', '', false)", // the vetoed execution runs nothing
+	}
+	if got := fd.take(); !slices.Equal(got, want) {
+		t.Fatalf("driver log\n got  %q\n want %q", got, want)
+	}
+}
+
+func TestTenantSetting(t *testing.T) {
+	db, fd := open(t, "app.tenant_id")
+	a := tenant("A")
+	mustExec := func(ctx context.Context, q string) {
+		t.Helper()
+		if _, err := db.ExecContext(ctx, q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	mustExec(a, "S1")
+	mustExec(a, "S2") // the pool resets the session between the two
+	tx, err := db.BeginTx(a, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.ExecContext(tenant("B"), "S3"); err != nil { // another tenant inside the transaction
+		t.Fatal(err)
+	}
+	if err := tx.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	mustExec(context.Background(), "S4")
+	want := []string{
+		"SELECT set_config('app.tenant_id', 'A', false)", "S1",
+		"SELECT set_config('app.tenant_id', '', false)", // ResetSession before the next use
+		"SELECT set_config('app.tenant_id', 'A', false)", "S2",
+		"SELECT set_config('app.tenant_id', '', false)",
+		"BEGIN", "SELECT set_config('app.tenant_id', 'A', true)",
+		"SELECT set_config('app.tenant_id', 'B', true)", "S3", "COMMIT",
+		"S4", // no tenant: the session value was cleared before this use
+	}
+	if got := fd.take(); !slices.Equal(got, want) {
+		t.Fatalf("driver log\n got  %q\n want %q", got, want)
+	}
+}
+
+func TestSettingQuotesTenant(t *testing.T) {
+	db, fd := open(t, "app.tenant_id")
+	if _, err := db.ExecContext(tenant("o'brien"), "S"); err != nil {
+		t.Fatal(err)
+	}
+	if got := fd.take(); got[0] != "SELECT set_config('app.tenant_id', 'o''brien', false)" {
+		t.Fatalf("setting statement %q", got[0])
+	}
+}
+
+func TestRefusing(t *testing.T) {
+	fallback := errors.New("fallback")
+	db := sql.OpenDB(Refusing(func(ctx context.Context) error {
+		if ctx.Value(vetoTxKey{}) != nil {
+			return errVeto
+		}
+		return nil
+	}, fallback))
+	defer db.Close()
+	if _, err := db.ExecContext(context.WithValue(context.Background(), vetoTxKey{}, 1), "S"); !errors.Is(err, errVeto) {
+		t.Fatalf("refusing pool with a veto: %v", err)
+	}
+	if _, err := db.ExecContext(context.Background(), "S"); !errors.Is(err, fallback) {
+		t.Fatalf("refusing pool without a veto: %v", err)
+	}
+	if OwnerOf(db) != nil || OwnerOf(nil) != nil {
+		t.Fatal("OwnerOf of a pool that is not a Connector's")
+	}
+}
