@@ -73,6 +73,7 @@ type Bus struct {
 	sinks    atomic.Pointer[[]Sink] // copy-on-write snapshot read by Emit
 	seq      atomic.Uint64
 	failures atomic.Uint64
+	unheard  atomic.Uint64 // alerts emitted while no sink was registered
 	onError  func(error)
 }
 
@@ -190,6 +191,15 @@ func (b *Bus) Enabled() bool {
 	return p != nil && len(*p) > 0
 }
 
+// Unheard returns how many alerts (ENFORCEMENT_VIOLATION,
+// ENFORCEMENT_BYPASS, POLICY_DENY, SINK_FAILURE) were emitted while the bus
+// had no sink, so that nobody recorded them. It is a count only: with no
+// sink the audit path stays silent by design (zero volume is the default),
+// but a deployment can check, or export, that it audits what it should. This
+// module's emitters call Emit for alerts even when the bus is not
+// [Bus.Enabled], so that the count is complete.
+func (b *Bus) Unheard() uint64 { return b.unheard.Load() }
+
 // Failures returns how many sink failures this bus has seen (including
 // failures while delivering SINK_FAILURE events).
 func (b *Bus) Failures() uint64 { return b.failures.Load() }
@@ -205,6 +215,9 @@ func (b *Bus) Emit(ctx context.Context, e Event) {
 	}
 	sinks := b.snapshot()
 	if len(sinks) == 0 {
+		if e.Type.Alert() {
+			b.unheard.Add(1)
+		}
 		return
 	}
 	b.stamp(ctx, &e)

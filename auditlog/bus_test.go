@@ -589,3 +589,25 @@ func TestEmitWithoutSinksAllocatesNothing(t *testing.T) {
 		t.Fatalf("Enabled: %v allocs, want 0", n)
 	}
 }
+
+func TestUnheardCountsAlertsWithoutSink(t *testing.T) {
+	var handled int
+	b := auditlog.NewBus(auditlog.WithErrorHandler(func(error) { handled++ }))
+	ctx := context.Background()
+	b.Emit(ctx, auditlog.Event{Type: auditlog.ContextBound})
+	for _, typ := range []auditlog.Type{auditlog.EnforcementViolation, auditlog.EnforcementBypass, auditlog.PolicyDeny, auditlog.SinkFailure} {
+		b.Emit(ctx, auditlog.Event{Type: typ})
+	}
+	if got := b.Unheard(); got != 4 {
+		t.Fatalf("Unheard = %d, want 4 (the alerts, not CONTEXT_BOUND)", got)
+	}
+	if handled != 0 || b.Failures() != 0 {
+		t.Fatalf("an unheard alert reached the error handler (%d) or counted as a failure (%d): the path must stay silent", handled, b.Failures())
+	}
+	m := auditlog.NewMemorySink()
+	b.Register(m)
+	b.Emit(ctx, violation())
+	if b.Unheard() != 4 || len(m.Events()) != 1 {
+		t.Fatalf("with a sink: Unheard = %d, events = %d", b.Unheard(), len(m.Events()))
+	}
+}

@@ -45,29 +45,41 @@
 // the predicate, is rejected with a message to use WhereGroup; a query with no
 // tenant bound fails with [scope.ErrNoTenant].
 //
-// Layer 2, the guard [QueryHook], sees the final SQL of every statement,
+// Layer 2, the guard query hook, sees the final SQL of every statement,
 // including the paths where bun runs no model hook (Count, Exists, Rows,
 // SelectQuery.Exec, the count of ScanAndCount with a limit, map models,
 // Table() without a model, NewRaw, DB/Tx/Conn ExecContext and QueryContext,
-// MERGE, TRUNCATE, DDL). It verifies that every occurrence of every
-// tenant-owned table is restricted to the bound tenant and that no write
-// moves a row to another tenant. A model-based SELECT that bun did not hook
-// (Count, Exists, Rows, Exec) is re-rendered with the tenant predicate and
-// verified again, so it is scoped automatically. Anything else that cannot be
-// verified is blocked with an error matching [scope.ErrUnscopedQuery] (or
-// ErrNoTenant, ErrCrossTenant) whose message names the fix.
+// MERGE, TRUNCATE, DDL), and sends it through the statement pipeline:
 //
-// Layer 3, a driver.Connector wrapper, turns the guard's veto into the
-// caller's error before the statement leaves the process (on DB, Tx and Conn
-// alike), executes the re-rendered statements, and on PostgreSQL sets
+//  1. classify: a statement that names no tenant-owned table runs untouched;
+//  2. resolve the tenant, or the bypass: under [scope.WithBypass] it runs
+//     unscoped and audited; with no tenant bound it is blocked;
+//  3. verify, and rescope: the SQL verifier proves that every occurrence of
+//     every tenant-owned table is restricted to the bound tenant and that no
+//     write moves a row to another tenant; a model SELECT that bun did not
+//     hook (Count, Exists, Rows, Exec) is re-rendered with the tenant
+//     predicate and verified again, so it is scoped automatically;
+//  4. policy: the [scope.Policy] given with [WithPolicy], per tenant table;
+//  5. record: the decision, once, on the audit bus and on the trace;
+//  6. veto: the decision travels on the statement's context to layer 3.
+//
+// Anything that cannot be verified is blocked with an error matching
+// [scope.ErrUnscopedQuery] (or ErrNoTenant, ErrCrossTenant) whose message
+// names the fix.
+//
+// Layer 3, the driver layer (a driver.Connector wrapper), carries out the
+// decision before the statement leaves the process (on DB, Tx and Conn
+// alike): it returns the veto instead of running the statement, runs the
+// re-rendered statement in place of the original, and on PostgreSQL sets
 // app.tenant_id transaction-locally in every transaction (for row-level
 // security policies, layer 4, see [RLSPolicySQL]) without ever leaving a
-// session value for the next user of a pooled connection. It also checks, by
-// their text, the statements that never passed the guard: SQL sent through
-// the *sql.DB or *sql.Tx that bun embeds (db.DB, tx.Tx), prepared statements
-// (again at every execution, with the executing context), sql.Conn.Raw, and
-// any *bun.DB built over the same pool without the hook. Only the driver's
-// own connection, reached with conn.Raw and Unwrap (for COPY), is unguarded.
+// session value for the next user of a pooled connection. Statements that
+// never passed the guard hook go through the same pipeline by their text:
+// SQL sent through the *sql.DB or *sql.Tx that bun embeds (db.DB, tx.Tx),
+// prepared statements (again at every execution, with the executing
+// context), sql.Conn.Raw, and any *bun.DB built over the same pool without
+// the hook. Only the driver's own connection, reached with conn.Raw and
+// Unwrap (for COPY), is unguarded.
 //
 // A bun.ConnResolver given with [WithBunOptions] (read replicas) may route a
 // statement to a pool Open did not wrap, which would ignore the guard's
@@ -95,4 +107,25 @@
 // second bun.NewDB over the *sql.DB of a DB that Open returned keeps the
 // model hooks and the connector's text check, but loses the guard's
 // re-rendering: Count and friends on it are blocked, not scoped.)
+//
+// # API
+//
+// The names adopters use: [Open] and its options ([WithModels],
+// [WithTenantTable], [WithAuditBus], [WithObserver], [WithMode],
+// [WithPolicy], [WithPolicyAllowRecords], [WithDuplicateKeyUpdate],
+// [WithoutRLSSetting], [WithBunOptions]); the driver helpers in
+// bunhook/sqlitedb, bunhook/pgdb and bunhook/mysqldb; [TenantOwned];
+// [Scope]; [RegisterModels]; [EnforcerOf] with [Enforcer.Mode],
+// [Enforcer.SetMode] and [Enforcer.Tables]; [RLSPolicySQL] and [EnableRLS];
+// [DSNConnector]; the errors [ErrNotInstalled] and [ErrModel] (every
+// enforcement error matches a sentinel of package scope). Everything else
+// lives in internal packages: internal/sqlguard (the SQL verifier),
+// internal/driverwrap (the driver layer) and internal/bunx (bun internals
+// read by reflection).
+//
+// Files, in the order a statement meets them: open.go and options.go build
+// the DB; model.go is layer 1; hook.go is layer 2's entry, pipeline.go the
+// steps and record.go step 5; gate.go is the driver layer's view of the
+// pipeline; subquery.go is [Scope]; resolver.go guards read replicas;
+// registry.go is the Enforcer and its tables; rls.go is layer 4.
 package bunhook

@@ -250,3 +250,20 @@ func TestNotInstalled(t *testing.T) {
 		t.Fatalf("model query on a DB without bunhook: %v", err)
 	}
 }
+
+// TestAlertsWithoutSinkAreCounted: a violation on a DB whose audit bus has
+// no sink is still blocked, and the bus counts it as unheard.
+func TestAlertsWithoutSinkAreCounted(t *testing.T) {
+	td := openTestDB(t, "sqlite")
+	td.seed(t)
+	td.bus.Unregister(td.sink)
+	before := td.bus.Unheard()
+	var n int
+	err := td.db.QueryRowContext(tenantCtx(t, "A"), "SELECT count(*) FROM invoices").Scan(&n)
+	if !errors.Is(err, scope.ErrUnscopedQuery) {
+		t.Fatalf("unscoped count with no sink: %v", err)
+	}
+	if got := td.bus.Unheard() - before; got != 1 {
+		t.Fatalf("unheard alerts = %d, want 1", got)
+	}
+}

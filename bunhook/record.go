@@ -55,7 +55,9 @@ func (e *Enforcer) record(ctx context.Context, span trace.Span, o *outcome) erro
 	case denied:
 		err = o.policy
 	}
-	if e.bus.Enabled() {
+	// Alerts are emitted even on a bus without a sink, which counts them
+	// (auditlog.Bus.Unheard); the rest only when a sink listens.
+	if o.kind != scoped && (o.kind != allowed || e.bus.Enabled()) {
 		if ev, ok := o.auditEvent(report, e.policyAllow); ok {
 			e.bus.Emit(ctx, ev)
 		}

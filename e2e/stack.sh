@@ -91,6 +91,15 @@ ours() {
 
 port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
+# ports_free PORT...: die naming the first port something else listens on.
+ports_free() {
+	local p
+	for p in "$@"; do
+		port_busy "$p" && die "127.0.0.1:$p is in use by a process this stack did not start (another checkout's stack? see: ss -ltnp 'sport = :$p')"
+	done
+	return 0
+}
+
 healthy() { curl -fsS -o /dev/null --max-time 2 "$1" 2>/dev/null; }
 
 # launch NAME BIN LOG ARGS...: start BIN in its own session (so that Ctrl-C
@@ -177,9 +186,7 @@ cmd_up() {
 		say "jaeger already running (pid $PID)"
 	else
 		rm -f "$STACK_DIR/jaeger.pid"
-		for p in "${JAEGER_PORTS[@]}"; do
-			port_busy "$p" && die "127.0.0.1:$p is in use by a process this stack did not start (another checkout's stack? see: ss -ltnp 'sport = :$p')"
-		done
+		ports_free "${JAEGER_PORTS[@]}"
 		"$JAEGER_BIN" validate --config="$JAEGER_CONFIG" >/dev/null 2>"$STACK_DIR/jaeger.validate.log" ||
 			die "jaeger rejects $JAEGER_CONFIG: $(cat "$STACK_DIR/jaeger.validate.log")"
 		launch jaeger "$JAEGER_BIN" "$STACK_DIR/jaeger.log" --config="$JAEGER_CONFIG"
@@ -191,9 +198,7 @@ cmd_up() {
 		say "otelcol already running (pid $PID); its environment is in $STACK_DIR/stack.env"
 	else
 		rm -f "$STACK_DIR/otelcol.pid"
-		for p in "${COLLECTOR_PORTS[@]}"; do
-			port_busy "$p" && die "127.0.0.1:$p is in use by a process this stack did not start (another checkout's stack? see: ss -ltnp 'sport = :$p')"
-		done
+		ports_free "${COLLECTOR_PORTS[@]}"
 		mkdir -p "$(dirname "$audit")" "$(dirname "$other")"
 		export TS_AUDIT_FILE=$audit TS_OTHER_LOGS_FILE=$other
 		"$OTELCOL_BIN" validate --config="$OTELCOL_CONFIG" >/dev/null 2>"$STACK_DIR/otelcol.validate.log" ||

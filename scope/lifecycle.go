@@ -172,12 +172,11 @@ func (b *Binder) enter(ctx context.Context, t Tenant, sw *switched) (context.Con
 }
 
 func (b *Binder) refuse(ctx context.Context, err *ConflictError, bound, requested string) {
-	if b.bus.Enabled() {
-		b.bus.Emit(ctx, auditlog.Event{
-			Type: auditlog.EnforcementViolation, Tenant: bound, AttemptedTenant: requested,
-			Operation: "bind", Reason: "refused to bind a different tenant over the bound one", Outcome: auditlog.OutcomeBlocked,
-		})
-	}
+	// An alert: emitted even without a sink, which the bus counts.
+	b.bus.Emit(ctx, auditlog.Event{
+		Type: auditlog.EnforcementViolation, Tenant: bound, AttemptedTenant: requested,
+		Operation: "bind", Reason: "refused to bind a different tenant over the bound one", Outcome: auditlog.OutcomeBlocked,
+	})
 	if b.obs.Enabled() {
 		b.obs.AddEvent(ctx, otelobs.EventScopeException, otelobs.Decision{
 			Tenant: bound, Attempted: requested, Decision: "blocked", ErrorType: err.ErrorType(),

@@ -102,7 +102,7 @@ func Evaluate(ctx context.Context, p Policy, op Operation) error {
 // [*PolicyError] (matching [ErrPolicyDenied]) when denied.
 func (b *Binder) Evaluate(ctx context.Context, p Policy, op Operation) error {
 	d := p.Evaluate(ctx, op)
-	if b.bus.Enabled() {
+	if !d.Allowed || b.bus.Enabled() { // a deny is an alert: emitted even without a sink, which the bus counts
 		ev := auditlog.Event{
 			Tenant: op.Tenant.id, Table: op.Table, Model: op.Model, Operation: string(op.Action), Reason: d.Reason,
 		}

@@ -101,15 +101,7 @@ func api(db *bun.DB) http.Handler {
 			return
 		}
 		res, err := q.Exec(r.Context())
-		if err != nil {
-			fail(w, r, err)
-			return
-		}
-		if n, _ := res.RowsAffected(); n == 0 {
-			fail(w, r, sql.ErrNoRows)
-			return
-		}
-		w.WriteHeader(http.StatusNoContent)
+		noContent(w, r, res, err)
 	})
 	mux.HandleFunc("DELETE /invoices/{id}", func(w http.ResponseWriter, r *http.Request) {
 		inv, ok := byID(w, r)
@@ -117,17 +109,23 @@ func api(db *bun.DB) http.Handler {
 			return
 		}
 		res, err := db.NewDelete().Model(inv).WherePK().Exec(r.Context())
-		if err != nil {
-			fail(w, r, err)
-			return
-		}
-		if n, _ := res.RowsAffected(); n == 0 {
-			fail(w, r, sql.ErrNoRows)
-			return
-		}
-		w.WriteHeader(http.StatusNoContent)
+		noContent(w, r, res, err)
 	})
 	return mux
+}
+
+// noContent answers an UPDATE or DELETE of one invoice: 204 when it changed
+// a row, 404 when none was visible to the tenant, the error's status else.
+func noContent(w http.ResponseWriter, r *http.Request, res sql.Result, err error) {
+	if err != nil {
+		fail(w, r, err)
+		return
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		fail(w, r, sql.ErrNoRows)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
 }
 
 func byID(w http.ResponseWriter, r *http.Request) (*Invoice, bool) {

@@ -257,7 +257,9 @@ func (m *Middleware) refuse(w http.ResponseWriter, r *http.Request, err error, a
 	if errors.As(err, &ce) {
 		conflicting = ce.First.String()
 	}
-	if bus := m.binder.Bus(); !audited && bus.Enabled() {
+	// A rejection is an alert: emitted even without a sink, which the bus
+	// counts (auditlog.Bus.Unheard).
+	if bus := m.binder.Bus(); !audited {
 		attrs := []attribute.KeyValue{
 			otelobs.AttrErrorType.String(et),
 			otelobs.AttrHTTPMethod.String(r.Method),
