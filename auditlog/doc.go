@@ -45,4 +45,17 @@
 // The package-level functions ([Register], [Unregister], [Emit], [Enabled])
 // act on [Default], the process-wide bus that TenantShield's other packages use
 // unless they are given a bus of their own.
+//
+// # API
+//
+// Events: [Event], [Type] and its constants ([Types]), [Outcome], [Caller].
+// The bus: [Bus] ([NewBus], [WithErrorHandler], [Default] and the
+// package-level functions), [Sink], [SinkNamer], [SinkError]
+// ([ErrSinkFailed]) and the SINK_FAILURE attribute keys. Sinks:
+// [MemorySink], [SlogSink], [JSONSink], [OTelSink] ([ErrNoLoggerProvider]).
+// [ScopeName] and [Version] name the OTel logger. The other attributes of
+// an OTel audit record are audit.event.id, audit.sequence, audit.outcome,
+// audit.reason, audit.model, tenant.id, tenant.attempted_id,
+// db.collection.name, db.operation.name, code.file.path, code.line.number
+// and code.function.name.
 package auditlog

@@ -23,4 +23,13 @@
 //	ctx, lc := obs.EnterScope(ctx, "acme")
 //	err := work(ctx)
 //	lc.Exit(err) // tenant.scope.exited, or tenant.scope.exception with error.type
+//
+// # API
+//
+// [Observer] ([New], [WithEnabled], [WithTracerProvider], [Default],
+// [Configure]) with [Observer.Start], [Observer.AddEvent],
+// [Observer.Annotate] and [Observer.EnterScope] ([Lifecycle]); [Decision];
+// [ErrorType] and [ErrorTyper]; the span and event names (SpanScope,
+// Event*) and the attribute keys (Attr*) of the trace path, which are a
+// contract; [ScopeName] and [Version].
 package otelobs

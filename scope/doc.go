@@ -34,4 +34,17 @@
 // A [Policy] decides whether a tenant may perform an operation on a table;
 // [DenyByDefault], [AllowTables] and [Chain] are provided, and
 // [Binder.Evaluate] records the decision as POLICY_ALLOW or POLICY_DENY.
+//
+// # API
+//
+// Tenants: [Tenant], [Parse], [MustParse], [Validator] ([DefaultValidator],
+// [SetDefaultValidator]). Context: [NewContext], [FromContext], [Require],
+// [WithRoles], [RolesFromContext]. Lifecycle: [Bind], [Run], [Switch],
+// [Binding], [Binder] ([NewBinder], [DefaultBinder], [WithAuditBus],
+// [WithObserver]). Bypass: [WithBypass], [BypassFromContext],
+// [WithoutBypass]. Policies: [Policy], [PolicyFunc], [Operation], [Action],
+// [Decision], [Evaluate] and the built-ins. Errors: the sentinels
+// ([ErrNoTenant], [ErrCrossTenant], [ErrInvalidTenant], [ErrTenantConflict],
+// [ErrPolicyDenied], [ErrInvalidBypass], [ErrUnscopedQuery], [ErrAborted])
+// and the typed errors that match them.
 package scope

@@ -21,4 +21,9 @@
 //	defer lp.Shutdown(context.Background()) // flushes pending audit records
 //	sink, _ := auditlog.NewOTelSink(lp)
 //	auditlog.Register(sink)
+//
+// # API
+//
+// [NewLoggerProvider] and its options, [Stats] and [ExportStats] (what was
+// exported, dropped and failed), [NewCountingExporter], [ExportError].
 package auditotlp

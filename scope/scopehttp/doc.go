@@ -128,4 +128,13 @@
 //     middleware's rule (a request must name one valid, authenticated tenant)
 //     is a policy at the boundary: nothing was attempted on tenant data yet,
 //     which is what ENFORCEMENT_VIOLATION reports.
+//
+// # API
+//
+// The middleware: [New], [Middleware], its options ([WithBinder],
+// [WithPolicy], [WithOptionalTenant], [WithRoute],
+// [WithRejectionHandler]). Strategies: [Strategy], [StrategyFunc], the
+// header, host and JWT strategies with their configs, [NewChain] and
+// [NewConsistentChain]. Refusals: [Rejection], [Problem], [WriteProblem],
+// [RejectionHandler], the Problem* type URIs and the errors.
 package scopehttp
