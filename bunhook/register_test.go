@@ -61,6 +61,67 @@ func TestRegistrationErrors(t *testing.T) {
 	}
 }
 
+// OrderByOwner maps the table of Order with another tenant column.
+type OrderByOwner struct {
+	bun.BaseModel       `bun:"table:orders,alias:o"`
+	bunhook.TenantOwned `tenant:"owner_id"`
+	ID                  int64  `bun:",pk,autoincrement"`
+	OwnerID             string `bun:"owner_id,notnull"`
+}
+
+// OrderView is Order's table under another model type, with the same column.
+type OrderView struct {
+	bun.BaseModel       `bun:"table:orders,alias:ov"`
+	bunhook.TenantOwned `tenant:"org_id"`
+	ID                  int64  `bun:",pk,autoincrement"`
+	OrgID               string `bun:"org_id,notnull"`
+}
+
+// TestConflictingRegistrations: a table declared with two tenant columns is
+// refused at Open, naming both declarations; a model that conflicts later
+// fails closed on every query; two models that agree are fine.
+func TestConflictingRegistrations(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		opts []bunhook.Option
+		want []string
+	}{
+		{"two models", []bunhook.Option{bunhook.WithModels((*Order)(nil), (*OrderByOwner)(nil))},
+			[]string{`"orders"`, "bunhook_test.Order", `"org_id"`, "bunhook_test.OrderByOwner", `"owner_id"`}},
+		{"a model and WithTenantTable", []bunhook.Option{bunhook.WithTenantTable("orders", "tenant_id"), bunhook.WithModels((*Order)(nil))},
+			[]string{`"orders"`, "bunhook.WithTenantTable", `"tenant_id"`, "bunhook_test.Order", `"org_id"`}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := sqlitedb.Open("file::memory:", c.opts...)
+			if !errors.Is(err, bunhook.ErrModel) {
+				t.Fatalf("Open: %v; want ErrModel", err)
+			}
+			for _, w := range c.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q does not name %s", err, w)
+				}
+			}
+		})
+	}
+
+	db, err := sqlitedb.Open("file::memory:", bunhook.WithModels((*Order)(nil), (*OrderView)(nil)))
+	if err != nil {
+		t.Fatalf("two models that agree: %v", err)
+	}
+	defer db.Close()
+	var rows []OrderByOwner
+	err = db.NewSelect().Model(&rows).Scan(tenantCtx(t, "A"))
+	if !errors.Is(err, bunhook.ErrModel) || !strings.Contains(err.Error(), "owner_id") {
+		t.Fatalf("query on a model registered late with a conflicting column: %v", err)
+	}
+	if got := bunhook.RegisterModels(db, (*OrderByOwner)(nil)); !errors.Is(got, bunhook.ErrModel) {
+		t.Fatalf("RegisterModels of the conflicting model: %v", got)
+	}
+	if e, _ := bunhook.EnforcerOf(db); e.Tables()["orders"] != "org_id" {
+		t.Fatalf("the first declaration was replaced: %v", e.Tables())
+	}
+}
+
 func TestCustomTenantColumn(t *testing.T) {
 	db, err := sqlitedb.Open("file:"+t.TempDir()+"/o.db", bunhook.WithModels((*Order)(nil)), bunhook.WithAuditBus(auditlog.NewBus()))
 	if err != nil {

@@ -44,6 +44,7 @@ type Enforcer struct {
 
 	mu     sync.Mutex        // serialises registration
 	tables map[string]string // guarded by mu; copied into guard
+	owners map[string]string // guarded by mu: who declared each table (a model's type, or WithTenantTable)
 	guard  atomic.Pointer[sqlguard.Guard]
 	models sync.Map // *schema.Table -> *modelInfo
 
@@ -51,7 +52,8 @@ type Enforcer struct {
 }
 
 func newEnforcer(d schema.Dialect, c *config) *Enforcer {
-	e := &Enforcer{policy: c.policy, policyAllow: c.policyAllow, bus: c.bus, obs: c.obs, allowDupKey: c.allowDupKey, tables: map[string]string{}}
+	e := &Enforcer{policy: c.policy, policyAllow: c.policyAllow, bus: c.bus, obs: c.obs, allowDupKey: c.allowDupKey,
+		tables: map[string]string{}, owners: map[string]string{}}
 	e.mode.Store(int32(c.mode))
 	switch d.Name() {
 	case dialect.PG:
@@ -63,6 +65,7 @@ func newEnforcer(d schema.Dialect, c *config) *Enforcer {
 	}
 	for t, col := range c.tables {
 		e.tables[t] = col
+		e.owners[t] = "bunhook.WithTenantTable"
 	}
 	e.guard.Store(sqlguard.New(e.dialect, e.tables))
 	e.refusals.init()
@@ -157,7 +160,8 @@ func (e *Enforcer) modelInfo(tbl *schema.Table) *modelInfo {
 	}
 	mi := inspectModel(tbl)
 	if mi.owned && mi.err == nil {
-		e.registerTable(tbl.Name, mi.column)
+		// A conflicting declaration makes this model fail closed for good.
+		mi.err = e.registerTable(tbl.Name, mi.column, tbl.Type.String())
 	}
 	v, _ := e.models.LoadOrStore(tbl, mi)
 	return v.(*modelInfo)
@@ -226,13 +230,24 @@ func findTenantOwned(typ reflect.Type) (reflect.StructField, bool) {
 	return reflect.StructField{}, false
 }
 
-func (e *Enforcer) registerTable(name, column string) {
+// registerTable makes table tenant-owned with its tenant column, declared
+// by owner. A table is declared once: another tenant column for it (from a
+// second model on the same table, or WithTenantTable) is an error naming
+// both declarations, since the guard would verify the statements of one of
+// them against the wrong column.
+func (e *Enforcer) registerTable(name, column, owner string) error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	key := strings.ToLower(name)
-	if e.tables[key] == column {
-		return
+	if cur, ok := e.tables[key]; ok {
+		if cur == column {
+			return nil
+		}
+		return fmt.Errorf("%w: table %q is declared tenant-owned twice with different tenant columns: "+
+			"%s says %q, %s says %q; give every model of a table the same `tenant` tag", ErrModel, name, e.owners[key], cur, owner, column)
 	}
 	e.tables[key] = column
+	e.owners[key] = owner
 	e.guard.Store(sqlguard.New(e.dialect, e.tables))
+	return nil
 }
