@@ -79,6 +79,8 @@ func (e *Enforcer) decide(ctx context.Context, span trace.Span, g *sqlguard.Guar
 		return d
 	}
 
+	d.to = to // later hooks (bunotel) record it, even when the policy denies it
+
 	// 4. Policy.
 	if err := e.evaluatePolicy(ctx, span, t, &v); err != nil {
 		d.veto = err
@@ -89,7 +91,6 @@ func (e *Enforcer) decide(ctx context.Context, span trace.Span, g *sqlguard.Guar
 	o := verdictOutcome(scoped, &v, tenant)
 	o.rewritten = to != ""
 	_ = e.record(ctx, span, &o)
-	d.to = to
 	return d
 }
 

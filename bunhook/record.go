@@ -29,7 +29,9 @@ type outcome struct {
 	kind  outcomeKind
 	write bool // a write: tenant.write.* rather than tenant.read.*
 
-	op, table, model string
+	op, model        string
+	table            string             // the table(s) named in reports; see tableName
+	tables           sqlguard.TableList // the statement's tenant tables, when table is empty
 	bound, attempted string
 	reason, fix      string
 
@@ -50,7 +52,7 @@ func (e *Enforcer) record(ctx context.Context, span trace.Span, o *outcome) erro
 	var err error
 	switch o.kind {
 	case violated:
-		err = &scope.ViolationError{Op: o.op, Table: o.table, Model: o.model, Bound: o.bound, Attempted: o.attempted,
+		err = &scope.ViolationError{Op: o.op, Table: o.tableName(), Model: o.model, Bound: o.bound, Attempted: o.attempted,
 			Reason: o.reason, Fix: o.fix, Err: o.err}
 	case denied:
 		err = o.policy
@@ -73,7 +75,7 @@ func (e *Enforcer) record(ctx context.Context, span trace.Span, o *outcome) erro
 
 // auditEvent is o's audit record, if it has one.
 func (o *outcome) auditEvent(report, policyAllow bool) (auditlog.Event, bool) {
-	ev := auditlog.Event{Tenant: o.bound, Table: o.table, Operation: o.op, Reason: o.reason}
+	ev := auditlog.Event{Tenant: o.bound, Table: o.tableName(), Operation: o.op, Reason: o.reason}
 	switch o.kind {
 	case violated:
 		ev.Type, ev.AttemptedTenant, ev.Model = auditlog.EnforcementViolation, o.attempted, o.model
@@ -101,7 +103,7 @@ func (o *outcome) auditEvent(report, policyAllow bool) (auditlog.Event, bool) {
 // ctx (or one of its own, so that a block is always visible).
 func (e *Enforcer) traceOutcome(ctx context.Context, span trace.Span, o *outcome, report bool, err error) {
 	d := otelobs.Decision{Tenant: o.bound, Attempted: o.attempted, Reason: o.reason, System: e.system,
-		Table: o.table, Operation: o.op}
+		Table: o.tableName(), Operation: o.op}
 	switch o.kind {
 	case scoped:
 		d.Decision = "scoped"
@@ -123,9 +125,15 @@ func (e *Enforcer) traceOutcome(ctx context.Context, span trace.Span, o *outcome
 		if o.rewritten {
 			span.SetAttributes(attrRewritten)
 		}
+		// One event per tenant table the statement was verified for.
+		name := pick(o.write, otelobs.EventWriteInjected, otelobs.EventReadFiltered)
 		var buf [8]attribute.KeyValue
-		span.AddEvent(pick(o.write, otelobs.EventWriteInjected, otelobs.EventReadFiltered),
-			trace.WithAttributes(d.Attributes(buf[:0])...))
+		for i := 0; i < max(o.tables.Len(), 1); i++ {
+			if o.tables.Len() > 0 {
+				d.Table = o.tables.At(i)
+			}
+			span.AddEvent(name, trace.WithAttributes(d.Attributes(buf[:0])...))
+		}
 	case bypassed:
 		if span != nil {
 			span.AddEvent(otelobs.EventBypass, trace.WithAttributes(otelobs.AttrBypassReason.String(o.bypass.Reason),
@@ -182,9 +190,19 @@ func tableNames(l sqlguard.TableList) string {
 	return strings.Join(l.Slice(), ",")
 }
 
+// tableName is the table, or the comma-separated tables, an outcome is
+// about. It is computed only when a report needs it: joining names
+// allocates.
+func (o *outcome) tableName() string {
+	if o.table != "" {
+		return o.table
+	}
+	return tableNames(o.tables)
+}
+
 // verdictOutcome starts an outcome about the statement v describes.
 func verdictOutcome(kind outcomeKind, v *sqlguard.Verdict, bound string) outcome {
-	return outcome{kind: kind, op: v.Operation, table: tableNames(v.Tables), bound: bound, write: v.Kind != sqlguard.Select}
+	return outcome{kind: kind, op: v.Operation, tables: v.Tables, bound: bound, write: v.Kind != sqlguard.Select}
 }
 
 const fixBindTenant = "bind one with scope.Bind/scope.Run (the scopehttp middleware does it per request), " +

@@ -68,7 +68,6 @@ func newEnforcer(d schema.Dialect, c *config) *Enforcer {
 		e.owners[t] = "bunhook.WithTenantTable"
 	}
 	e.guard.Store(sqlguard.New(e.dialect, e.tables))
-	e.refusals.init()
 	return e
 }
 

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"strconv"
 	"strings"
 	"sync"
 
@@ -23,23 +22,25 @@ import (
 // arguments of Where, TableExpr, Join and ColumnExpr, where the pipeline
 // stops the outer statement with it. Under a bypass it returns q unchanged.
 func Scope(ctx context.Context, q *bun.SelectQuery) *bun.SelectQuery {
-	e, mi, err := resolve(q.DB(), q.GetModel())
-	if err != nil {
-		if e != nil {
-			err = e.refusals.add(err)
-		}
-		return q.Err(err)
-	}
-	if !mi.owned {
+	e := enforcerOfSQL(q.DB().DB)
+	_, mi, err := resolve(q.DB(), q.GetModel())
+	if err == nil && !mi.owned {
 		return q
 	}
-	if _, ok := scope.BypassFromContext(ctx); ok {
+	if _, ok := scope.BypassFromContext(ctx); ok && err == nil {
 		return q
 	}
-	if err := e.scopeSelect(ctx, q, mi); err != nil {
-		return q.Err(e.refusals.add(err))
+	if err == nil {
+		err = e.scopeSelect(ctx, q, mi)
 	}
-	return q
+	if err == nil {
+		return q
+	}
+	if e != nil {
+		t, _ := scope.FromContext(ctx)
+		err = e.refusals.add(t.String(), err)
+	}
+	return q.Err(err)
 }
 
 // bun renders an argument whose AppendQuery fails (a sub-query passed to
@@ -50,67 +51,77 @@ const bunErrMarker = "?!("
 
 // refusals remembers the errors Scope put on sub-queries, so that a
 // statement that embeds one fails with that error (already recorded when it
-// was a violation), not as unparsable SQL and not recorded twice. An error
-// is found again by a reference that its message carries: a per-Enforcer
-// random prefix and a counter, which SQL text written by anyone else cannot
-// spell.
+// was a violation), not as unparsable SQL and not recorded twice.
+//
+// A refusal is found again by the exact text bun renders for it, which
+// carries a random reference: SQL text cannot select a refusal without
+// knowing its reference, which only the error returned for that refusal
+// shows. A refusal made under a tenant is found only by statements of that
+// tenant, so even a leaked reference cannot make another tenant's statement
+// fail with this tenant's error (and escape its own audit record).
+// Identical refusals (same tenant, same error text, such as "no tenant is
+// bound") share one entry and reference.
 type refusals struct {
-	prefix string
-	mu     sync.Mutex
-	n      uint64
-	ring   [maxRefusals]refusal
+	mu   sync.Mutex
+	next int
+	ring [maxRefusals]refusal
 }
 
 const maxRefusals = 256
 
 type refusal struct {
-	ref string
-	err error
+	tenant string // the tenant bound when Scope refused ("" for none)
+	msg    string // the refused error's own text
+	ref    string
+	err    error
 }
 
 const refTag = "[bunhook ref "
 
-func (r *refusals) init() {
-	var b [8]byte
+func newRef() string {
+	var b [16]byte
 	_, _ = rand.Read(b[:])
-	r.prefix = hex.EncodeToString(b[:])
+	return hex.EncodeToString(b[:])
 }
 
-// add remembers err and returns it with its reference.
-func (r *refusals) add(err error) error {
+// add remembers err, refused under tenant, and returns it with its
+// reference.
+func (r *refusals) add(tenant string, err error) error {
+	msg := err.Error()
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.n++
-	ref := r.prefix + "-" + strconv.FormatUint(r.n, 10)
-	r.ring[r.n%maxRefusals] = refusal{ref: ref, err: err}
-	return &refusedError{err: err, ref: ref}
-}
-
-// find returns the error whose reference text carries.
-func (r *refusals) find(text string) (bool, error) {
-	for {
-		i := strings.Index(text, refTag+r.prefix+"-")
-		if i < 0 {
-			return false, nil
+	for _, x := range r.ring {
+		if x.err != nil && x.tenant == tenant && x.msg == msg {
+			return &refusedError{err: x.err, ref: x.ref}
 		}
-		text = text[i+len(refTag):]
-		end := strings.IndexByte(text, ']')
-		if end < 0 {
-			return false, nil
-		}
-		ref := text[:end]
-		r.mu.Lock()
-		for _, x := range r.ring {
-			if x.ref == ref {
-				r.mu.Unlock()
-				return true, x.err
-			}
-		}
-		r.mu.Unlock()
 	}
+	x := refusal{tenant: tenant, msg: msg, ref: newRef(), err: err}
+	r.ring[r.next] = x
+	r.next = (r.next + 1) % maxRefusals
+	return &refusedError{err: err, ref: x.ref}
 }
 
-// refusedError is an error Scope put on a sub-query, with its reference.
+// find returns the error of a refusal that bun rendered at the start of
+// rest (the text after a marker), for a statement of tenant.
+func (r *refusals) find(tenant, rest string) (bool, error) {
+	if !strings.Contains(rest, refTag) {
+		return false, nil
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, x := range r.ring {
+		if x.err == nil || (x.tenant != "" && x.tenant != tenant) {
+			continue
+		}
+		if strings.HasPrefix(rest, x.msg) && strings.HasPrefix(rest[len(x.msg):], " "+refTag+x.ref+"])") {
+			return true, x.err
+		}
+	}
+	return false, nil
+}
+
+// refusedError is an error Scope put on a sub-query, with its reference. It
+// unwraps to the error itself (a *scope.ViolationError for a refused scope).
 type refusedError struct {
 	err error
 	ref string
@@ -127,15 +138,21 @@ func (e *Enforcer) refusedArgument(ctx context.Context, span trace.Span, g *sqlg
 	if i < 0 {
 		return false, nil
 	}
-	rest := query[i+len(bunErrMarker):]
-	if ok, err := e.refusals.find(rest); ok {
-		return true, err
+	t, _ := scope.FromContext(ctx)
+	for rest := query[i:]; ; {
+		if ok, err := e.refusals.find(t.String(), rest[len(bunErrMarker):]); ok {
+			return true, err
+		}
+		j := strings.Index(rest[len(bunErrMarker):], bunErrMarker)
+		if j < 0 {
+			break
+		}
+		rest = rest[len(bunErrMarker)+j:]
 	}
-	quoted := rest
+	quoted := query[i+len(bunErrMarker):]
 	if len(quoted) > 200 {
 		quoted = quoted[:200] + "..."
 	}
-	t, _ := scope.FromContext(ctx)
 	v := g.Check(query, t.String())
 	o := verdictOutcome(violated, &v, t.String())
 	o.err = scope.ErrUnscopedQuery

@@ -49,3 +49,49 @@ func TestScopeRefusalFoundAgain(t *testing.T) {
 		}
 	})
 }
+
+// TestScopeRefusalStaysWithItsTenant: the reference of a refusal made
+// under tenant A, even when leaked through A's error, cannot make a
+// statement of tenant B fail with A's error or escape B's own audit record.
+func TestScopeRefusalStaysWithItsTenant(t *testing.T) {
+	td := openTestDB(t, "sqlite")
+	td.seed(t)
+	a, b := tenantCtx(t, "A"), tenantCtx(t, "B")
+
+	// A's refused arm (a top-level WhereOr), returned by bun through Union.
+	arm := bunhook.Scope(a, td.db.NewSelect().Model((*Invoice)(nil)).Column("id", "tenant_id").
+		Where("number = ?", "A-1").WhereOr("number = ?", "A-2"))
+	var dest []idTenant
+	errA := td.db.NewSelect().Model((*Invoice)(nil)).Column("id", "tenant_id").Union(arm).Scan(a, &dest)
+	var verr *scope.ViolationError
+	if !errors.As(errA, &verr) || !errors.Is(errA, scope.ErrUnscopedQuery) || !strings.Contains(errA.Error(), "[bunhook ref ") {
+		t.Fatalf("A's refused union arm: %v", errA)
+	}
+	leaked := "?!(" + errA.Error() + ")"
+
+	// B writes the leaked text as data: B's own statement is recorded, as
+	// the violation of tenant B, and does not carry A's error.
+	td.sink.Reset()
+	err := td.db.NewInsert().Model(&Invoice{Number: leaked}).Scan(b)
+	var verrB *scope.ViolationError
+	if !errors.As(err, &verrB) || verrB == verr || verrB.Bound != "B" {
+		t.Fatalf("B's statement carrying A's reference: %v", err)
+	}
+	got := td.events(auditlog.EnforcementViolation)
+	if len(got) != 1 || got[0].Tenant != "B" {
+		t.Fatalf("want one violation recorded for B, got %+v", got)
+	}
+
+	// A query with no table model refused by Scope: the outer statement
+	// fails with that error (ErrModel), and nothing is audited for it.
+	td.sink.Reset()
+	sub := bunhook.Scope(a, td.db.NewSelect().Table("customers").Column("id"))
+	var invs []Invoice
+	err = td.db.NewSelect().Model(&invs).Where("invoice.customer_id IN (?)", sub).Scan(a)
+	if !errors.Is(err, bunhook.ErrModel) {
+		t.Fatalf("Scope of a query without a model, used as an argument: %v", err)
+	}
+	if n := len(td.events(auditlog.EnforcementViolation)); n != 0 {
+		t.Fatalf("a configuration error was audited as %d violations", n)
+	}
+}
