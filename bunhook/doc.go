@@ -70,10 +70,11 @@
 // Layer 3, the driver layer (a driver.Connector wrapper), carries out the
 // decision before the statement leaves the process (on DB, Tx and Conn
 // alike): it returns the veto instead of running the statement, runs the
-// re-rendered statement in place of the original, and on PostgreSQL sets
-// app.tenant_id transaction-locally in every transaction (for row-level
-// security policies, layer 4, see [RLSPolicySQL]) without ever leaving a
-// session value for the next user of a pooled connection. Statements that
+// re-rendered statement in place of the original, and on PostgreSQL keeps
+// app.tenant_id equal to each statement's tenant before it runs, in
+// transactions transaction-locally (for row-level security policies, layer
+// 4, see [RLSPolicySQL]): a round trip only when the value changes, and no
+// unscoped statement, nor the bare driver connection, inherits a tenant. Statements that
 // never passed the guard hook go through the same pipeline by their text:
 // SQL sent through the *sql.DB or *sql.Tx that bun embeds (db.DB, tx.Tx),
 // prepared statements (again at every execution, with the executing

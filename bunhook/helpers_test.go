@@ -105,6 +105,7 @@ type testDB struct {
 	sink *auditlog.MemorySink
 	obs  *otelobs.Observer
 	sr   *tracetest.SpanRecorder
+	dsn  string // the DSN of the test database (schema or database of its own)
 }
 
 var dbKinds = []string{"sqlite", "pg", "pgx", "mysql"}
@@ -152,6 +153,7 @@ func openTestDB(t testing.TB, kind string, extra ...bunhook.Option) *testDB {
 			_ = admin.Close()
 		})
 		dsn := withQuery(base, "search_path", schema)
+		td.dsn = dsn
 		if kind == "pg" {
 			td.db, err = pgdb.Open(dsn, opts...)
 		} else {

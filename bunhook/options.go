@@ -105,8 +105,11 @@ func WithTenantTable(table, column string) Option {
 // every unique key of those tables includes the tenant column.
 func WithDuplicateKeyUpdate() Option { return optionFunc(func(c *config) { c.allowDupKey = true }) }
 
-// WithoutRLSSetting stops the PostgreSQL connector from setting app.tenant_id
-// (on by default for PostgreSQL; the other dialects have no RLS).
+// WithoutRLSSetting stops the PostgreSQL driver layer from setting
+// app.tenant_id (on by default for PostgreSQL; the other dialects have no
+// RLS). The setting is what row-level security policies read: without
+// policies installed it protects nothing and costs a round trip whenever a
+// connection switches tenant.
 func WithoutRLSSetting() Option { return optionFunc(func(c *config) { c.rls = false }) }
 
 // WithBunOptions passes options to bun.NewDB.

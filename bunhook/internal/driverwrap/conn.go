@@ -11,8 +11,9 @@ type Conn struct {
 	cfg   *Config
 
 	inTx          bool
-	txTenant      string // the setting inside the current transaction
+	txTenant      string // the setting inside the current transaction (unknownTenant: re-set it)
 	sessionTenant string // the setting at session level ("" = unset)
+	bad           bool   // the setting could not be cleared: never reuse
 }
 
 var (
@@ -31,8 +32,17 @@ func newConn(inner driver.Conn, cfg *Config) *Conn { return &Conn{inner: inner, 
 
 // Unwrap returns the driver's own connection, for driver-specific features
 // reached through sql.Conn.Raw (such as COPY). Statements run on it are not
-// guarded.
-func (c *Conn) Unwrap() driver.Conn { return c.inner }
+// guarded, so a session-level tenant setting is cleared first (outside a
+// transaction): nothing run on the bare connection inherits a tenant. If
+// clearing fails the connection is marked bad, and the pool discards it.
+func (c *Conn) Unwrap() driver.Conn {
+	if !c.inTx && c.sessionTenant != "" {
+		if err := c.setTenant(context.Background(), "", false); err != nil {
+			c.bad = true
+		}
+	}
+	return c.inner
+}
 
 // admit asks the gate about query and brings the tenant setting in step; it
 // returns the SQL to send.
@@ -41,7 +51,16 @@ func (c *Conn) admit(ctx context.Context, query string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	return run, c.syncTenant(ctx)
+	if err := c.syncTenant(ctx); err != nil {
+		return "", err
+	}
+	if c.inTx && rollsBackToSavepoint(run) {
+		// ROLLBACK TO SAVEPOINT restores the setting of the savepoint's
+		// time, which this connection did not record: set it again before
+		// the next statement.
+		c.txTenant = unknownTenant
+	}
+	return run, nil
 }
 
 // Prepare prepares query without a context.
@@ -135,24 +154,26 @@ func (c *Conn) Ping(ctx context.Context) error {
 	return nil
 }
 
-// ResetSession clears a session-level tenant setting before the pool hands
-// the connection to its next user.
+// ResetSession defers to the inner connection. A session-level tenant
+// setting is left in place: every statement of the next user passes
+// admit, which sets the setting to that statement's tenant (or clears it)
+// before the statement runs, so nothing inherits it, and a user that stays
+// with one tenant pays no round trip for it.
 func (c *Conn) ResetSession(ctx context.Context) error {
-	if sr, ok := c.inner.(driver.SessionResetter); ok {
-		if err := sr.ResetSession(ctx); err != nil {
-			return err
-		}
+	if c.bad {
+		return driver.ErrBadConn
 	}
-	if c.cfg.Setting != "" && c.sessionTenant != "" {
-		if err := c.setTenant(ctx, "", false); err != nil {
-			return driver.ErrBadConn // never hand out a connection with a stale tenant
-		}
+	if sr, ok := c.inner.(driver.SessionResetter); ok {
+		return sr.ResetSession(ctx)
 	}
 	return nil
 }
 
 // IsValid defers to the inner connection.
 func (c *Conn) IsValid() bool {
+	if c.bad {
+		return false
+	}
 	if v, ok := c.inner.(driver.Validator); ok {
 		return v.IsValid()
 	}

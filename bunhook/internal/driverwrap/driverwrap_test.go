@@ -168,8 +168,7 @@ func TestPreparedStatementCheckedAtEveryExecution(t *testing.T) {
 	}
 	defer st.Close()
 	// The execution, under another tenant, is checked again and brings the
-	// setting in step first (the pool cleared it when the connection went
-	// back after Prepare).
+	// setting in step first.
 	if _, err := st.ExecContext(tenant("B")); err != nil {
 		t.Fatal(err)
 	}
@@ -178,9 +177,8 @@ func TestPreparedStatementCheckedAtEveryExecution(t *testing.T) {
 	}
 	want := []string{
 		"SELECT set_config('app.tenant_id', 'A', false)", "prepare SELECT 1",
-		"SELECT set_config('app.tenant_id', '', false)",
 		"SELECT set_config('app.tenant_id', 'B', false)", "exec SELECT 1",
-		"SELECT set_config('app.tenant_id', '', false)", // the vetoed execution runs nothing
+		// the vetoed execution sends nothing
 	}
 	if got := fd.take(); !slices.Equal(got, want) {
 		t.Fatalf("driver log\n got  %q\n want %q", got, want)
@@ -197,7 +195,7 @@ func TestTenantSetting(t *testing.T) {
 		}
 	}
 	mustExec(a, "S1")
-	mustExec(a, "S2") // the pool resets the session between the two
+	mustExec(a, "S2") // same tenant on the same connection: no round trip
 	tx, err := db.BeginTx(a, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -211,12 +209,10 @@ func TestTenantSetting(t *testing.T) {
 	mustExec(context.Background(), "S4")
 	want := []string{
 		"SELECT set_config('app.tenant_id', 'A', false)", "S1",
-		"SELECT set_config('app.tenant_id', '', false)", // ResetSession before the next use
-		"SELECT set_config('app.tenant_id', 'A', false)", "S2",
-		"SELECT set_config('app.tenant_id', '', false)",
-		"BEGIN", "SELECT set_config('app.tenant_id', 'A', true)",
+		"S2",
+		"BEGIN", // the session value is A already: nothing to set locally
 		"SELECT set_config('app.tenant_id', 'B', true)", "S3", "COMMIT",
-		"S4", // no tenant: the session value was cleared before this use
+		"SELECT set_config('app.tenant_id', '', false)", "S4", // no tenant: cleared before it runs
 	}
 	if got := fd.take(); !slices.Equal(got, want) {
 		t.Fatalf("driver log\n got  %q\n want %q", got, want)
@@ -250,5 +246,69 @@ func TestRefusing(t *testing.T) {
 	}
 	if OwnerOf(db) != nil || OwnerOf(nil) != nil {
 		t.Fatal("OwnerOf of a pool that is not a Connector's")
+	}
+}
+
+func TestSettingAfterRollbackToSavepoint(t *testing.T) {
+	db, fd := open(t, "app.tenant_id")
+	a, b := tenant("A"), tenant("B")
+	tx, err := db.BeginTx(a, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback()
+	for _, st := range []struct {
+		ctx context.Context
+		q   string
+	}{{a, "SAVEPOINT s1"}, {b, "S1"}, {b, " rollback\tTO s1"}, {b, "S2"}, {b, "ROLLBACK TOO_LATE"}, {b, "S3"}} {
+		if _, err := tx.ExecContext(st.ctx, st.q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want := []string{
+		"BEGIN", "SELECT set_config('app.tenant_id', 'A', true)", "SAVEPOINT s1",
+		"SELECT set_config('app.tenant_id', 'B', true)", "S1", " rollback\tTO s1",
+		// the rollback restored A: B is set again before S2
+		"SELECT set_config('app.tenant_id', 'B', true)", "S2",
+		"ROLLBACK TOO_LATE", "S3", // not a ROLLBACK TO
+	}
+	if got := fd.take(); !slices.Equal(got, want) {
+		t.Fatalf("driver log\n got  %q\n want %q", got, want)
+	}
+}
+
+func TestUnwrapClearsTheSessionSetting(t *testing.T) {
+	db, fd := open(t, "app.tenant_id")
+	if _, err := db.ExecContext(tenant("A"), "S1"); err != nil {
+		t.Fatal(err)
+	}
+	conn, err := db.Conn(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	err = conn.Raw(func(dc any) error {
+		if _, ok := dc.(interface{ Unwrap() driver.Conn }).Unwrap().(*fakeConn); !ok {
+			t.Error("Unwrap did not return the driver's connection")
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"SELECT set_config('app.tenant_id', 'A', false)", "S1", "SELECT set_config('app.tenant_id', '', false)"}
+	if got := fd.take(); !slices.Equal(got, want) {
+		t.Fatalf("driver log\n got  %q\n want %q", got, want)
+	}
+}
+
+func TestRollsBackToSavepoint(t *testing.T) {
+	for q, want := range map[string]bool{
+		"ROLLBACK TO s": true, "rollback to savepoint s": true, "  ROLLBACK\n\tTO s": true, "ROLLBACK TO": true,
+		"ROLLBACK": false, "ROLLBACK TOP": false, "ROLLBACKTO s": false, "RELEASE SAVEPOINT s": false, "": false,
+	} {
+		if got := rollsBackToSavepoint(q); got != want {
+			t.Errorf("rollsBackToSavepoint(%q) = %v, want %v", q, got, want)
+		}
 	}
 }

@@ -7,10 +7,16 @@ import (
 	"strings"
 )
 
+// unknownTenant marks a transaction-local setting that must be set again.
+// It is never a tenant (tenants are validated, NUL is refused).
+const unknownTenant = "\x00"
+
 // syncTenant makes the tenant setting of this connection equal to the
-// tenant of ctx: transaction-locally inside a transaction, otherwise at
-// session level (cleared again by ResetSession). It does nothing when the
-// Config names no setting.
+// tenant of ctx before a statement runs: transaction-locally inside a
+// transaction, otherwise at session level, where it stays until a statement
+// of another tenant, or of none, changes it. It sends nothing when the
+// setting already holds that tenant, and does nothing when the Config names
+// no setting.
 func (c *Conn) syncTenant(ctx context.Context) error {
 	if c.cfg.Setting == "" {
 		return nil
@@ -55,6 +61,25 @@ func (c *Conn) setTenant(ctx context.Context, tenant string, local bool) error {
 		c.sessionTenant = tenant
 	}
 	return nil
+}
+
+// rollsBackToSavepoint reports whether query is ROLLBACK TO [SAVEPOINT] ...
+// (ASCII case-insensitive, after leading white space).
+func rollsBackToSavepoint(query string) bool {
+	q := strings.TrimLeft(query, " \t\r\n")
+	if len(q) < len("ROLLBACK TO") || !strings.EqualFold(q[:len("ROLLBACK")], "ROLLBACK") {
+		return false
+	}
+	rest := q[len("ROLLBACK"):]
+	if len(rest) == 0 || isWordByte(rest[0]) {
+		return false
+	}
+	rest = strings.TrimLeft(rest, " \t\r\n")
+	return len(rest) >= 2 && strings.EqualFold(rest[:2], "TO") && (len(rest) == 2 || !isWordByte(rest[2]))
+}
+
+func isWordByte(b byte) bool {
+	return b == '_' || b >= '0' && b <= '9' || b|0x20 >= 'a' && b|0x20 <= 'z'
 }
 
 func boolSQL(b bool) string {
