@@ -19,18 +19,6 @@ const (
 	MySQL
 )
 
-func (d Dialect) String() string {
-	switch d {
-	case Postgres:
-		return "postgres"
-	case SQLite:
-		return "sqlite"
-	case MySQL:
-		return "mysql"
-	}
-	return fmt.Sprintf("Dialect(%d)", uint8(d))
-}
-
 // Kind classifies a statement by its main verb.
 type Kind uint8
 
@@ -56,30 +44,6 @@ const (
 	// PRAGMA, ...), and text that does not start with a known verb.
 	Other
 )
-
-func (k Kind) String() string {
-	switch k {
-	case Select:
-		return "Select"
-	case Insert:
-		return "Insert"
-	case Update:
-		return "Update"
-	case Delete:
-		return "Delete"
-	case Merge:
-		return "Merge"
-	case Truncate:
-		return "Truncate"
-	case DDL:
-		return "DDL"
-	case TxControl:
-		return "TxControl"
-	case Other:
-		return "Other"
-	}
-	return fmt.Sprintf("Kind(%d)", uint8(k))
-}
 
 // Code says what kind of problem a Finding reports.
 type Code uint8
@@ -115,26 +79,29 @@ const (
 	ParseError
 )
 
-func (c Code) String() string {
-	switch c {
-	case MissingPredicate:
-		return "MissingPredicate"
-	case OrEscape:
-		return "OrEscape"
-	case TenantAssigned:
-		return "TenantAssigned"
-	case TenantColumnMissing:
-		return "TenantColumnMissing"
-	case InsertSelect:
-		return "InsertSelect"
-	case DuplicateKeyUpdate:
-		return "DuplicateKeyUpdate"
-	case Unverifiable:
-		return "Unverifiable"
-	case ParseError:
-		return "ParseError"
+var (
+	dialectNames = [...]string{Postgres: "postgres", SQLite: "sqlite", MySQL: "mysql"}
+	kindNames    = [...]string{
+		Select: "Select", Insert: "Insert", Update: "Update", Delete: "Delete", Merge: "Merge",
+		Truncate: "Truncate", DDL: "DDL", TxControl: "TxControl", Other: "Other",
 	}
-	return fmt.Sprintf("Code(%d)", uint8(c))
+	codeNames = [...]string{
+		MissingPredicate: "MissingPredicate", OrEscape: "OrEscape", TenantAssigned: "TenantAssigned",
+		TenantColumnMissing: "TenantColumnMissing", InsertSelect: "InsertSelect",
+		DuplicateKeyUpdate: "DuplicateKeyUpdate", Unverifiable: "Unverifiable", ParseError: "ParseError",
+	}
+)
+
+func (d Dialect) String() string { return enumName(dialectNames[:], uint8(d), "Dialect") }
+func (k Kind) String() string    { return enumName(kindNames[:], uint8(k), "Kind") }
+func (c Code) String() string    { return enumName(codeNames[:], uint8(c), "Code") }
+
+// enumName returns names[v], or "typ(v)" when v has no name.
+func enumName(names []string, v uint8, typ string) string {
+	if int(v) < len(names) && names[v] != "" {
+		return names[v]
+	}
+	return fmt.Sprintf("%s(%d)", typ, v)
 }
 
 // Finding is one reason why a statement is not verified.
