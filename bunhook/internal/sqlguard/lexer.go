@@ -65,9 +65,6 @@ func (t *token) table() int16 { return int16(t.match) }
 // maxDepth bounds parenthesis nesting (and so the parser's recursion).
 const maxDepth = 256
 
-// maxRefs bounds the table references of one query block.
-const maxRefs = 512
-
 // identByte marks identifier continuation bytes (including '$').
 var identByte [256]bool
 
