@@ -82,6 +82,10 @@ func (c *checker) reset() {
 	}
 }
 
+// run is the pipeline: lex the text, find and classify the statement,
+// refuse what is never verified, parse the statement (which verifies each
+// query block as it closes it and applies the write rules), and settle the
+// findings into the verdict.
 func (c *checker) run() Verdict {
 	if !c.lex() {
 		c.kind, c.op = c.kindOfFirst()
@@ -92,25 +96,42 @@ func (c *checker) run() Verdict {
 		}
 		return c.verdict()
 	}
+	end, multi := c.statementEnd()
+	c.kind, c.op = c.kindOfFirst()
+	if end == 0 && !multi {
+		return c.verdict() // empty statement (only comments / semicolons)
+	}
+	if c.refused(end, multi) || c.nothingToVerify() {
+		return c.verdict()
+	}
+	c.statement(0, end)
+	c.settle(end)
+	return c.verdict()
+}
+
+// statementEnd returns the index of the first semicolon (or len(toks)),
+// and whether another statement follows it.
+func (c *checker) statementEnd() (end int, multi bool) {
 	n := len(c.toks)
-	end := n
+	end = n
 	for k := 0; k < n; k++ {
 		if c.toks[k].kind == tkSemi {
 			end = k
 			break
 		}
 	}
-	multi := false
 	for k := end + 1; k < n; k++ {
 		if c.toks[k].kind != tkSemi {
-			multi = true
-			break
+			return end, true
 		}
 	}
-	c.kind, c.op = c.kindOfFirst()
-	if end == 0 && !multi {
-		return c.verdict() // empty statement (only comments / semicolons)
-	}
+	return end, false
+}
+
+// refused reports (with its finding) text that is never verified, whatever
+// the statement: calls of dangerous functions, several statements naming a
+// tenant table, and identifiers that may fold to a tenant table or column.
+func (c *checker) refused(end int, multi bool) bool {
 	switch {
 	case c.danger:
 		c.collectMentions()
@@ -122,12 +143,10 @@ func (c *checker) run() Verdict {
 				break
 			}
 		}
-		return c.verdict()
 	case multi:
 		if c.collectMentions() {
 			c.finding(Unverifiable, "", int(c.toks[end].pos), "multiple statements in one query text")
 		}
-		return c.verdict()
 	case c.suspicious || (c.suspiciousCol && c.anyTenant):
 		c.collectMentions()
 		what := "table"
@@ -136,40 +155,52 @@ func (c *checker) run() Verdict {
 		}
 		c.finding(Unverifiable, "", c.suspiciousPos,
 			"identifier with non-ASCII or escaped characters may fold to a tenant "+what+" name")
-		return c.verdict()
+	default:
+		return false
 	}
+	return true
+}
 
+// nothingToVerify reports a query or write that names no tenant table.
+func (c *checker) nothingToVerify() bool {
+	if c.anyTenant {
+		return false
+	}
 	first := &c.toks[0]
-	if !c.anyTenant && first.kind == tkIdent && first.kw != kwWITH {
-		switch first.kw {
-		case kwSELECT, kwVALUES, kwINSERT, kwUPDATE, kwDELETE, kwREPLACE:
-			return c.verdict() // no tenant table named: nothing to verify
-		}
+	if first.kind == tkLParen {
+		return true
 	}
-	if !c.anyTenant && first.kind == tkLParen {
-		return c.verdict()
+	if first.kind != tkIdent {
+		return false
 	}
+	switch first.kw {
+	case kwSELECT, kwVALUES, kwINSERT, kwUPDATE, kwDELETE, kwREPLACE:
+		return true
+	}
+	return false
+}
 
-	c.statement(0, end)
-	if c.opaque {
+// settle replaces the findings of a statement the parser could not take
+// (opaque: another verb) or failed on by one Unverifiable finding, when it
+// names a tenant table.
+func (c *checker) settle(end int) {
+	switch {
+	case c.opaque:
 		c.first, c.count, c.attempted = nil, 0, ""
 		if c.copiesDatabase(end) {
 			c.collectMentions()
 			c.finding(Unverifiable, "", int(c.toks[0].pos), "VACUUM INTO copies every table")
-			return c.verdict()
+			return
 		}
 		if c.collectMentions() {
 			c.finding(Unverifiable, "", int(c.toks[0].pos), c.op+" statement on a tenant table cannot be verified")
 		}
-		return c.verdict()
-	}
-	if c.failed {
+	case c.failed:
 		c.first, c.count, c.attempted = nil, 0, ""
 		if c.collectMentions() || c.anyTenant {
 			c.finding(Unverifiable, "", c.failPos, c.failMsg)
 		}
 	}
-	return c.verdict()
 }
 
 // copiesDatabase reports SQLite's VACUUM ... INTO, which writes a copy of

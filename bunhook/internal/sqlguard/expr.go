@@ -21,6 +21,19 @@ const (
 	stDo
 )
 
+// kwStops maps a keyword to the clause it starts, where it starts one
+// (stopClass checks the context of FROM, GROUP, ORDER, FOR, LOCK and the
+// join keywords).
+var kwStops = [kwCount]uint32{
+	kwFROM: stFrom, kwWHERE: stWhere, kwGROUP: stGroupBy, kwHAVING: stHaving,
+	kwWINDOW: stWindow, kwORDER: stOrderBy, kwLIMIT: stLimit, kwOFFSET: stLimit,
+	kwFETCH: stLimit, kwFOR: stLock, kwLOCK: stLock, kwINTO: stInto,
+	kwUNION: stSetOp, kwINTERSECT: stSetOp, kwEXCEPT: stSetOp,
+	kwJOIN: stJoin, kwINNER: stJoin, kwLEFT: stJoin, kwRIGHT: stJoin, kwFULL: stJoin,
+	kwCROSS: stJoin, kwNATURAL: stJoin, kwSTRAIGHTJOIN: stJoin,
+	kwON: stOn, kwUSING: stUsing, kwRETURNING: stReturning, kwSET: stSet, kwDO: stDo,
+}
+
 // stopClass reports which clause (if any) the keyword at toks[i] starts.
 func (c *checker) stopClass(i int) uint32 {
 	t := &c.toks[i]
@@ -30,57 +43,34 @@ func (c *checker) stopClass(i int) uint32 {
 	if t.kind != tkIdent {
 		return 0
 	}
+	st := kwStops[t.kw]
+	if st == 0 {
+		return 0
+	}
 	switch t.kw {
 	case kwFROM:
 		// IS [NOT] DISTINCT FROM
 		if c.isKw(i-1, kwDISTINCT) && (c.isKw(i-2, kwIS) || (c.isKw(i-2, kwNOT) && c.isKw(i-3, kwIS))) {
 			return 0
 		}
-		return stFrom
-	case kwWHERE:
-		return stWhere
-	case kwGROUP:
-		if c.isKw(i+1, kwBY) {
-			return stGroupBy
+	case kwGROUP, kwORDER:
+		if !c.isKw(i+1, kwBY) {
+			return 0
 		}
-	case kwHAVING:
-		return stHaving
-	case kwWINDOW:
-		return stWindow
-	case kwORDER:
-		if c.isKw(i+1, kwBY) {
-			return stOrderBy
-		}
-	case kwLIMIT, kwOFFSET, kwFETCH:
-		return stLimit
 	case kwFOR:
-		if c.isKw(i+1, kwUPDATE) || c.isKw(i+1, kwSHARE) || c.isKw(i+1, kwNO) || c.isKw(i+1, kwKEY) {
-			return stLock
+		if !c.isKw(i+1, kwUPDATE) && !c.isKw(i+1, kwSHARE) && !c.isKw(i+1, kwNO) && !c.isKw(i+1, kwKEY) {
+			return 0
 		}
 	case kwLOCK:
-		if c.isKw(i+1, kwIN) {
-			return stLock
+		if !c.isKw(i+1, kwIN) {
+			return 0
 		}
-	case kwINTO:
-		return stInto
-	case kwUNION, kwINTERSECT, kwEXCEPT:
-		return stSetOp
 	case kwJOIN, kwINNER, kwLEFT, kwRIGHT, kwFULL, kwCROSS, kwNATURAL, kwSTRAIGHTJOIN:
-		if k, _ := c.joinStart(i); k != 0 {
-			return stJoin
+		if k, _ := c.joinStart(i); k == 0 {
+			return 0
 		}
-	case kwON:
-		return stOn
-	case kwUSING:
-		return stUsing
-	case kwRETURNING:
-		return stReturning
-	case kwSET:
-		return stSet
-	case kwDO:
-		return stDo
 	}
-	return 0
+	return st
 }
 
 // canEnd reports whether toks[k] can be the last token of an operand, so
@@ -197,6 +187,25 @@ func (c *checker) stray(i int) {
 		return
 	}
 	c.fail(i, "tenant table name outside a table position")
+}
+
+// closeParen returns the index of the ')' matching the '(' that must stand
+// at toks[i] (before end), or -1 after failing with msg.
+func (c *checker) closeParen(i, end int, msg string) int {
+	if !c.isKind(i, tkLParen) || i >= end {
+		c.fail(i, msg)
+		return -1
+	}
+	return int(c.toks[i].match)
+}
+
+// listNext returns the index after the comma at toks[i] and true when one
+// continues a list there, else i and false.
+func (c *checker) listNext(i, end int) (int, bool) {
+	if c.isKind(i, tkComma) && i < end {
+		return i + 1, true
+	}
+	return i, false
 }
 
 // identList checks that the group opened at toks[open] holds only names,

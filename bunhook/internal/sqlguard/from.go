@@ -131,53 +131,14 @@ func (c *checker) fromItem(i, end int) int {
 	t := &c.toks[i]
 	switch {
 	case t.kind == tkLParen:
-		m := int(t.match)
-		if !c.groupIsQuery(i) {
-			c.fail(i, "parenthesised join or unsupported FROM item")
+		// Derived table.
+		i = c.subquery(i, end, "parenthesised join or unsupported FROM item")
+		if c.failed {
 			return end
 		}
-		c.expectEnd(c.queryExpr(i+1, m), m)
-		i = c.alias(m+1, end, &r, true)
+		i = c.alias(i, end, &r, true)
 	case c.isName(i):
-		if t.kind == tkIdent && t.kw != kwNone && kwNoAlias[t.kw] {
-			c.fail(i, "expected a table name")
-			return end
-		}
-		last := i
-		parts := 1
-		for c.isKind(last+1, tkDot) && c.isName(last+2) && last+2 < end {
-			last += 2
-			parts++
-		}
-		if parts > 3 {
-			c.fail(i, "table name with too many parts")
-			return end
-		}
-		i = last + 1
-		if c.isKind(i, tkLParen) && i < end {
-			// Table function.
-			if c.toks[last].table() != 0 {
-				c.fail(last, "function named like a tenant table")
-				return end
-			}
-			c.group(i)
-			i = c.alias(int(c.toks[i].match)+1, end, &r, true)
-			break
-		}
-		if c.isKind(i, tkOp) && c.sql[c.toks[i].pos] == '*' && c.toks[i].end == c.toks[i].pos+1 && c.g.dialect == Postgres {
-			i++ // inheritance: t *
-		}
-		r.tbl = c.toks[last].table()
-		if r.tbl != 0 {
-			c.tables.add(c.tableName(r.tbl))
-		}
-		r.nameTok, r.qualTok = int32(last), int32(last)
-		r.schemaQ = parts > 1
-		if c.isKw(i, kwPARTITION) && c.isKind(i+1, tkLParen) {
-			i = c.identList(i + 1)
-		}
-		i = c.alias(i, end, &r, r.tbl == 0)
-		i = c.indexHints(i, end)
+		i = c.namedTable(i, end, &r)
 	default:
 		c.fail(i, "expected a table")
 		return end
@@ -191,6 +152,61 @@ func (c *checker) fromItem(i, end int) int {
 	}
 	c.refs = append(c.refs, r)
 	return i
+}
+
+// namedTable parses a table name, or a table function, with what may follow
+// it (PostgreSQL's inheritance star, MySQL's PARTITION list and index
+// hints, an alias) into r, and returns the index after it.
+func (c *checker) namedTable(i, end int, r *tref) int {
+	if c.reserved(i) {
+		c.fail(i, "expected a table name")
+		return end
+	}
+	last := c.lastPart(i, end)
+	if last-i > 4 {
+		c.fail(i, "table name with too many parts")
+		return end
+	}
+	next := last + 1
+	if c.isKind(next, tkLParen) && next < end {
+		// Table function.
+		if c.toks[last].table() != 0 {
+			c.fail(last, "function named like a tenant table")
+			return end
+		}
+		c.group(next)
+		return c.alias(int(c.toks[next].match)+1, end, r, true)
+	}
+	if c.isKind(next, tkOp) && c.sql[c.toks[next].pos] == '*' && c.toks[next].end == c.toks[next].pos+1 && c.g.dialect == Postgres {
+		next++ // inheritance: t *
+	}
+	r.tbl = c.toks[last].table()
+	if r.tbl != 0 {
+		c.tables.add(c.tableName(r.tbl))
+	}
+	r.nameTok, r.qualTok = int32(last), int32(last)
+	r.schemaQ = last > i
+	if c.isKw(next, kwPARTITION) && c.isKind(next+1, tkLParen) {
+		next = c.identList(next + 1)
+	}
+	next = c.alias(next, end, r, r.tbl == 0)
+	return c.indexHints(next, end)
+}
+
+// lastPart returns the index of the last part of the dotted name
+// (schema.table, t.col) that starts at toks[i].
+func (c *checker) lastPart(i, end int) int {
+	for c.isKind(i+1, tkDot) && c.isName(i+2) && i+2 < end {
+		i += 2
+	}
+	return i
+}
+
+// reserved reports whether toks[i] is a keyword that can neither name a
+// table nor be an implicit alias.
+func (c *checker) reserved(i int) bool {
+	t := &c.toks[i]
+	return t.kind == tkIdent && t.kw != kwNone && kwNoAlias[t.kw]
 }
 
 // alias parses `[AS] alias [(columns)]`.
@@ -207,8 +223,7 @@ func (c *checker) alias(i, end int, r *tref, allowCols bool) int {
 		i++
 		has = true
 	} else if c.isName(i) {
-		t := &c.toks[i]
-		has = t.kind == tkQIdent || t.kw == kwNone || !kwNoAlias[t.kw]
+		has = !c.reserved(i)
 	}
 	if !has {
 		return i

@@ -50,40 +50,7 @@ func (c *checker) kindOfFirst() (Kind, string) {
 		return Other, ""
 	}
 	if t.kw == kwWITH {
-		// Find the main verb: the first depth-0 verb keyword after WITH. A
-		// data-modifying CTE makes a SELECT a write.
-		cteKw := kwNone
-		for k := 1; k < len(c.toks); k++ {
-			tk := &c.toks[k]
-			if tk.kind == tkLParen {
-				if tk.match > 0 {
-					if nk := k + 1; cteKw == kwNone && nk < len(c.toks) && c.toks[nk].kind == tkIdent {
-						switch c.toks[nk].kw {
-						case kwINSERT, kwUPDATE, kwDELETE, kwREPLACE:
-							cteKw = c.toks[nk].kw
-						}
-					}
-					k = int(tk.match)
-					continue
-				}
-				break
-			}
-			if tk.kind == tkSemi {
-				break
-			}
-			if tk.kind == tkIdent {
-				switch tk.kw {
-				case kwSELECT, kwVALUES, kwTABLE:
-					if cteKw != kwNone {
-						return kindOfVerb(cteKw), verbOps[cteKw]
-					}
-					return kindOfVerb(tk.kw), verbOps[tk.kw]
-				case kwINSERT, kwUPDATE, kwDELETE, kwMERGE, kwREPLACE:
-					return kindOfVerb(tk.kw), verbOps[tk.kw]
-				}
-			}
-		}
-		return Select, "SELECT"
+		return c.kindAfterWith()
 	}
 	if t.kw != kwNone && verbOps[t.kw] != "" {
 		return kindOfVerb(t.kw), verbOps[t.kw]
@@ -95,6 +62,41 @@ func (c *checker) kindOfFirst() (Kind, string) {
 		}
 	}
 	return Other, w
+}
+
+// kindAfterWith classifies a statement that starts with WITH by its main
+// verb, the first verb keyword at depth 0 after the CTEs. A data-modifying
+// CTE makes a SELECT a write.
+func (c *checker) kindAfterWith() (Kind, string) {
+	cteKw := kwNone
+	for k := 1; k < len(c.toks); k++ {
+		tk := &c.toks[k]
+		if tk.kind == tkLParen {
+			if tk.match > 0 {
+				if cteKw == kwNone && c.isWrite(k+1) {
+					cteKw = c.toks[k+1].kw
+				}
+				k = int(tk.match)
+				continue
+			}
+			break
+		}
+		if tk.kind == tkSemi {
+			break
+		}
+		if tk.kind == tkIdent {
+			switch tk.kw {
+			case kwSELECT, kwVALUES, kwTABLE:
+				if cteKw != kwNone {
+					return kindOfVerb(cteKw), verbOps[cteKw]
+				}
+				return kindOfVerb(tk.kw), verbOps[tk.kw]
+			case kwINSERT, kwUPDATE, kwDELETE, kwMERGE, kwREPLACE:
+				return kindOfVerb(tk.kw), verbOps[tk.kw]
+			}
+		}
+	}
+	return Select, "SELECT"
 }
 
 // statement parses the statement in toks[i:end].
@@ -144,6 +146,18 @@ func (c *checker) statement(i, end int) {
 	}
 }
 
+// isWrite reports whether toks[i] is INSERT, REPLACE, UPDATE or DELETE.
+func (c *checker) isWrite(i int) bool {
+	if i < 0 || i >= len(c.toks) || c.toks[i].kind != tkIdent {
+		return false
+	}
+	switch c.toks[i].kw {
+	case kwINSERT, kwREPLACE, kwUPDATE, kwDELETE:
+		return true
+	}
+	return false
+}
+
 // dml parses INSERT/REPLACE/UPDATE/DELETE at toks[i] up to end.
 func (c *checker) dml(i, end int) {
 	switch {
@@ -182,6 +196,19 @@ func (c *checker) groupIsQuery(open int) bool {
 	return false
 }
 
+// subquery parses the parenthesised query opened at toks[open] (a query
+// term, a derived table) and returns the index after the closing
+// parenthesis. notQuery is the failure when the group holds no query.
+func (c *checker) subquery(open, end int, notQuery string) int {
+	m := int(c.toks[open].match)
+	if !c.groupIsQuery(open) {
+		c.fail(open, notQuery)
+		return end
+	}
+	c.expectEnd(c.queryExpr(open+1, m), m)
+	return m + 1
+}
+
 // queryExpr parses [WITH ...] term { set-op term } [ORDER BY ...] [LIMIT ...]
 // and returns the index of the first token after it.
 func (c *checker) queryExpr(i, end int) int {
@@ -217,13 +244,7 @@ func (c *checker) queryTerm(i, end int) int {
 	t := &c.toks[i]
 	switch {
 	case t.kind == tkLParen:
-		m := int(t.match)
-		if !c.groupIsQuery(i) {
-			c.fail(i, "expected a query in parentheses")
-			return end
-		}
-		c.expectEnd(c.queryExpr(i+1, m), m)
-		return m + 1
+		return c.subquery(i, end, "expected a query in parentheses")
 	case c.isKw(i, kwSELECT):
 		return c.selectBlock(i, end)
 	case c.isKw(i, kwVALUES):
@@ -239,23 +260,27 @@ func (c *checker) queryTerm(i, end int) int {
 // valuesRows parses `[ROW](...), [ROW](...)` and returns the index after it.
 func (c *checker) valuesRows(i, end int) int {
 	for !c.failed {
-		if c.isKw(i, kwROW) {
-			i++
-		}
-		if i >= end || c.toks[i].kind != tkLParen {
-			c.fail(i, "expected a VALUES row")
+		open, m := c.valuesRow(i, end)
+		if m < 0 {
 			return end
 		}
-		m := int(c.toks[i].match)
-		c.expectEnd(c.exprRegion(i+1, m, 0), m)
-		i = m + 1
-		if i < end && c.toks[i].kind == tkComma {
-			i++
-			continue
+		c.expectEnd(c.exprRegion(open+1, m, 0), m)
+		next, more := c.listNext(m+1, end)
+		if !more {
+			return next
 		}
-		return i
+		i = next
 	}
 	return end
+}
+
+// valuesRow finds the row `[ROW] (...)` of a VALUES list at toks[i] and
+// returns the indexes of its parentheses (shut < 0 after a failure).
+func (c *checker) valuesRow(i, end int) (open, shut int) {
+	if c.isKw(i, kwROW) {
+		i++
+	}
+	return i, c.closeParen(i, end, "expected a VALUES row")
 }
 
 const selectStops = stFrom | stWhere | stGroupBy | stHaving | stWindow | stOrderBy | stLimit | stLock | stInto | stSetOp
@@ -274,12 +299,7 @@ func (c *checker) selectBlock(i, end int) int {
 	if c.isKw(i, kwFROM) {
 		i = c.fromList(i+1, end, selectStops&^stFrom)
 	}
-	ws, we := -1, -1
-	if !c.failed && c.isKw(i, kwWHERE) {
-		ws = i + 1
-		i = c.exprRegion(ws, end, selectStops&^(stFrom|stWhere))
-		we = i
-	}
+	i, ws, we := c.whereClause(i, end, selectStops&^(stFrom|stWhere))
 	if !c.failed && c.isKw(i, kwGROUP) {
 		i = c.exprRegion(i+2, end, selectStops&^(stFrom|stWhere|stGroupBy))
 	}
@@ -290,6 +310,26 @@ func (c *checker) selectBlock(i, end int) int {
 		i = c.exprRegion(i+1, end, selectStops&^(stFrom|stWhere|stGroupBy|stHaving|stWindow))
 	}
 	i = c.tail(i, end)
+	return c.closeBlock(i, end, base, ws, we)
+}
+
+// whereClause parses an optional WHERE clause at toks[i] up to a clause in
+// stops, and returns the index after it and the range [ws, we) of its
+// condition (-1, -1 when there is none).
+func (c *checker) whereClause(i, end int, stops uint32) (next, ws, we int) {
+	if c.failed || !c.isKw(i, kwWHERE) {
+		return i, -1, -1
+	}
+	ws = i + 1
+	next = c.exprRegion(ws, end, stops)
+	return next, ws, next
+}
+
+// closeBlock ends the query block whose table references start at
+// refs[base]: it verifies them against the block's WHERE range [ws, we)
+// and their ON clauses, pops them, and returns i (end when the parse has
+// failed, which skips the verification).
+func (c *checker) closeBlock(i, end, base, ws, we int) int {
 	if c.failed {
 		return end
 	}
@@ -357,23 +397,17 @@ func (c *checker) withClause(i, end int, top bool) int {
 		} else if c.isKw(i, kwMATERIALIZED) {
 			i++
 		}
-		if !c.isKind(i, tkLParen) || i >= end {
-			c.fail(i, "expected ( after AS")
+		m := c.closeParen(i, end, "expected ( after AS")
+		if m < 0 {
 			return end
 		}
-		m := int(c.toks[i].match)
 		b := i + 1
-		if c.cteKw == kwNone && (c.isKw(b, kwINSERT) || c.isKw(b, kwREPLACE) || c.isKw(b, kwUPDATE) || c.isKw(b, kwDELETE)) {
-			c.cteKw = c.toks[b].kw
-		}
-		switch {
-		case c.isKw(b, kwINSERT) || c.isKw(b, kwREPLACE):
-			c.expectEnd(c.insertStmt(b, m), m)
-		case c.isKw(b, kwUPDATE):
-			c.expectEnd(c.updateStmt(b, m), m)
-		case c.isKw(b, kwDELETE):
-			c.expectEnd(c.deleteStmt(b, m), m)
-		default:
+		if c.isWrite(b) {
+			if c.cteKw == kwNone {
+				c.cteKw = c.toks[b].kw
+			}
+			c.dml(b, m)
+		} else {
 			c.expectEnd(c.queryExpr(b, m), m)
 		}
 		if c.failed {
@@ -382,12 +416,11 @@ func (c *checker) withClause(i, end int, top bool) int {
 		if top {
 			c.recordValuesCTE(nameTok, colsS, colsE, b, m)
 		}
-		i = m + 1
-		if c.isKind(i, tkComma) && i < end {
-			i++
-			continue
+		next, more := c.listNext(m+1, end)
+		if !more {
+			return next
 		}
-		return i
+		i = next
 	}
 	return end
 }
