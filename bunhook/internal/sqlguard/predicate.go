@@ -93,22 +93,25 @@ func (c *checker) hasPred(s, e int, r *tref, allowUnqual bool) bool {
 
 // matchCands reports whether one of c.cands[from:] restricts r.
 func (c *checker) matchCands(from int, r *tref, allowUnqual bool) bool {
-	col := c.tenantCol(r.tbl)
 	for _, p := range c.cands[from:] {
-		if !c.isTenantCol(int(p.col), col) {
-			continue
-		}
-		if p.q < 0 {
-			if allowUnqual {
-				return true
-			}
-			continue
-		}
-		if r.qualTok >= 0 && c.identEqual(int(p.q), int(r.qualTok)) {
+		if c.restricts(p, r, allowUnqual) {
 			return true
 		}
 	}
 	return false
+}
+
+// restricts reports whether the candidate predicate p is r's: its column
+// is r's tenant column and its qualifier r's (or, with allowUnqual, it has
+// none).
+func (c *checker) restricts(p predCand, r *tref, allowUnqual bool) bool {
+	if !c.isTenantCol(int(p.col), c.tenantCol(r.tbl)) {
+		return false
+	}
+	if p.q < 0 {
+		return allowUnqual
+	}
+	return r.qualTok >= 0 && c.identEqual(int(p.q), int(r.qualTok))
 }
 
 // collectPreds appends to c.cands the candidate tenant predicates among
@@ -169,51 +172,55 @@ func (c *checker) collectConjunct(s, e int) {
 		c.collectPreds(s, e)
 		return
 	}
-	switch e - s {
-	case 5:
-		if c.isName(s) && c.isKind(s+1, tkDot) && c.isName(s+2) && c.isEq(s+3) && c.isTenantLit(s+4) {
-			c.cands = append(c.cands, predCand{int32(s), int32(s + 2)})
-		} else if c.isTenantLit(s) && c.isEq(s+1) && c.isName(s+2) && c.isKind(s+3, tkDot) && c.isName(s+4) {
-			c.cands = append(c.cands, predCand{int32(s + 2), int32(s + 4)})
-		}
-	case 3:
-		if c.isName(s) && c.isEq(s+1) && c.isTenantLit(s+2) {
-			c.cands = append(c.cands, predCand{-1, int32(s)})
-		} else if c.isTenantLit(s) && c.isEq(s+1) && c.isName(s+2) {
-			c.cands = append(c.cands, predCand{-1, int32(s + 2)})
-		}
+	if p, ok := c.predAt(s, e-s); ok {
+		c.cands = append(c.cands, p)
 	}
 }
 
-// qualCol matches `<qualifier of r> . <tenant column>` at toks[k:k+3].
-func (c *checker) qualCol(k int, r *tref) bool {
-	return r.qualTok >= 0 && c.isName(k) && c.identEqual(k, int(r.qualTok)) && c.isKind(k+1, tkDot) &&
-		c.isTenantCol(k+2, c.tenantCol(r.tbl))
+// predAt matches the n tokens at toks[s] against the shapes of the tenant
+// predicate: for n == 5 <q>.<col> = '<tenant>', for n == 3 <col> =
+// '<tenant>' (q < 0), operands in either order. Whose predicate it is
+// (restricts) is left to the caller.
+func (c *checker) predAt(s, n int) (predCand, bool) {
+	switch n {
+	case 5:
+		if c.isName(s) && c.isKind(s+1, tkDot) && c.isName(s+2) && c.isEq(s+3) && c.isTenantLit(s+4) {
+			return predCand{int32(s), int32(s + 2)}, true
+		}
+		if c.isTenantLit(s) && c.isEq(s+1) && c.isName(s+2) && c.isKind(s+3, tkDot) && c.isName(s+4) {
+			return predCand{int32(s + 2), int32(s + 4)}, true
+		}
+	case 3:
+		if c.isName(s) && c.isEq(s+1) && c.isTenantLit(s+2) {
+			return predCand{-1, int32(s)}, true
+		}
+		if c.isTenantLit(s) && c.isEq(s+1) && c.isName(s+2) {
+			return predCand{-1, int32(s + 2)}, true
+		}
+	}
+	return predCand{}, false
 }
 
 // predUnderOr reports whether the predicate for r occurs anywhere in
 // toks[s:e] while the range also contains an OR.
 func (c *checker) predUnderOr(s, e int, r *tref, allowUnqual bool) bool {
 	hasOr, hasPred := false, false
-	col := c.tenantCol(r.tbl)
 	for k := s; k < e; k++ {
 		if c.isOr(&c.toks[k]) {
 			hasOr = true
 		}
-		if k+5 <= e && c.conjunctAt(k, k+5, r, false) {
-			hasPred = true
+		if k+5 <= e {
+			if p, ok := c.predAt(k, 5); ok && c.restricts(p, r, false) {
+				hasPred = true
+			}
 		}
-		if allowUnqual && k+3 <= e && ((c.isTenantCol(k, col) && c.isEq(k+1) && c.isTenantLit(k+2)) ||
-			(c.isTenantLit(k) && c.isEq(k+1) && c.isTenantCol(k+2, col))) {
-			hasPred = true
+		if allowUnqual && k+3 <= e {
+			if p, ok := c.predAt(k, 3); ok && c.restricts(p, r, true) {
+				hasPred = true
+			}
 		}
 	}
 	return hasOr && hasPred
-}
-
-func (c *checker) conjunctAt(s, e int, r *tref, allowUnqual bool) bool {
-	return (c.qualCol(s, r) && c.isEq(s+3) && c.isTenantLit(s+4)) ||
-		(c.isTenantLit(s) && c.isEq(s+1) && c.qualCol(s+2, r))
 }
 
 // identEqual reports whether two identifier tokens certainly denote the
