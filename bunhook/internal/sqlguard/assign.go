@@ -123,11 +123,11 @@ func (c *checker) assignments(i, end, tb, te int, excluded bool, stops uint32) i
 		case ref >= 0:
 			c.pending = append(c.pending, pendingSet{vs: int32(vs), ve: int32(i), ref: int32(ref), blk: int32(tb), excluded: excluded})
 		}
-		if c.isKind(i, tkComma) && i < end {
-			i++
-			continue
+		next, more := c.listNext(i, end)
+		if !more {
+			return next
 		}
-		return i
+		i = next
 	}
 	return end
 }
@@ -270,14 +270,11 @@ func (c *checker) cteColumnIsTenant(v *valuesCTE, colTok int) (ok bool, bad int)
 			return false, bad
 		}
 		rows++
-		i = m + 1
-		if i < end && c.toks[i].kind == tkComma {
-			i++
-			continue
-		}
-		if i != end {
+		next, more := c.listNext(m+1, end)
+		if !more && next != end {
 			return false, bad
 		}
+		i = next
 	}
 	return rows > 0, bad
 }
