@@ -24,7 +24,8 @@ const (
 	bcDollar   // $ on PostgreSQL: $1 or a dollar quote
 	bcMinus
 	bcSlash
-	bcHash // # comment (MySQL)
+	bcHash      // # comment (MySQL)
+	bcBackslash // \ outside a string: refused (not MySQL)
 	bcLParen
 	bcRParen
 	bcComma
@@ -59,9 +60,10 @@ func init() {
 		common[b] = cl
 	}
 	dialectBytes := map[Dialect]map[byte]uint8{
-		Postgres: {'"': bcDQuote, '$': bcDollar, 'e': bcPGPrefix, 'E': bcPGPrefix, 'u': bcPGPrefix, 'U': bcPGPrefix},
-		SQLite:   {'"': bcDQuote, '$': bcIdent, '`': bcBacktick, '[': bcLBracket},
-		MySQL:    {'"': bcDQString, '$': bcIdent, '`': bcBacktick, '#': bcHash},
+		Postgres: {'"': bcDQuote, '$': bcDollar, '\\': bcBackslash,
+			'e': bcPGPrefix, 'E': bcPGPrefix, 'u': bcPGPrefix, 'U': bcPGPrefix},
+		SQLite: {'"': bcDQuote, '$': bcIdent, '`': bcBacktick, '[': bcLBracket, '\\': bcBackslash},
+		MySQL:  {'"': bcDQString, '$': bcIdent, '`': bcBacktick, '#': bcHash},
 	}
 	for d, bytes := range dialectBytes {
 		lexClasses[d] = common

@@ -147,10 +147,10 @@
 //
 // Check runs these steps in this order (their files in parentheses):
 //
-//  1. Lex (lexer.go, token.go): the text becomes tokens, one helper per
-//     token class. A byte's class comes from the dialect tables
-//     (dialect.go), a word's meaning from the hash of keywords, tenant
-//     tables and dangerous functions (words.go).
+//  1. Lex (lexer.go, token.go): the text becomes tokens, dispatched on the
+//     class of their first byte, which comes from the dialect tables
+//     (dialect.go); a word's meaning comes from the hash of keywords,
+//     tenant tables and dangerous functions (words.go).
 //  2. Classify the statement (statement.go, checker.go): its Kind and
 //     Operation, its end, and what is refused whatever it says (several
 //     statements, dangerous functions, disguised names).

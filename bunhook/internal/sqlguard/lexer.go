@@ -33,9 +33,11 @@ func (c *checker) lex() bool {
 }
 
 // lexAll dispatches on the dialect's class of each token's first byte.
-// Identifiers and punctuation, the bulk of bun's SQL, are read here; the
-// other token classes have a helper each that appends the token (comments
-// append none) and returns the index after it, or -1 after lexError.
+// Identifiers, strings and punctuation, the bulk of bun's SQL, are read
+// here; the other token classes have a helper each that appends the token
+// (comments append none) and returns the index after it, or -1 after
+// lexError. A '-', '/' or '$' that starts no comment or quote, like any
+// byte of class bcOp, is read as an operator at the end of the loop.
 func (c *checker) lexAll() ([]token, bool) {
 	s := c.sql
 	n := len(s)
@@ -53,8 +55,10 @@ func (c *checker) lexAll() ([]token, bool) {
 
 		case bcPGPrefix:
 			if pgQuotePrefix(s, i) {
-				toks, i = c.lexPGQuoted(toks, i)
-				break
+				if toks, i = c.lexPGQuoted(toks, i); i < 0 {
+					return toks, false
+				}
+				continue
 			}
 			fallthrough
 		case bcIdent:
@@ -72,26 +76,64 @@ func (c *checker) lexAll() ([]token, bool) {
 
 		case bcCtrl:
 			return toks, c.lexFail(i, "control character in SQL text")
-		case bcMinus:
-			toks, i = c.lexMinus(toks, i)
+		case bcBackslash:
+			return toks, c.lexFail(i, "backslash outside a string literal")
+		case bcMinus, bcSlash:
+			j := c.comment(i)
+			if j < 0 {
+				return toks, false
+			}
+			if j != i {
+				i = j
+				continue
+			}
 		case bcHash:
 			i = c.skipLineComment(i)
-		case bcSlash:
-			toks, i = c.lexSlash(toks, i)
-		case bcQuote:
-			toks, i = c.lexStringTok(toks, i, tkString)
-		case bcDQString:
-			toks, i = c.lexStringTok(toks, i, tkOtherString)
-		case bcDQuote:
-			toks, i = c.lexQuoted(toks, i, '"')
-		case bcBacktick:
-			toks, i = c.lexQuoted(toks, i, '`')
-		case bcLBracket:
-			toks, i = c.lexQuoted(toks, i, ']')
+			continue
+		case bcQuote, bcDQString:
+			// '...', the only string that can match the tenant, or
+			// MySQL's "...".
+			j, fl, ok := c.lexString(i, b, c.g.dialect == MySQL)
+			if !ok {
+				return toks, false
+			}
+			k := tkString
+			if b == '"' {
+				k = tkOtherString
+			}
+			toks = pushTok(toks, i, j, k)
+			toks[len(toks)-1].flags = fl
+			// A string that spells a tenant table names it: SQLite reads
+			// 'invoices' as an identifier where a string is not allowed,
+			// MySQL with ANSI_QUOTES reads "invoices" as one. The parse
+			// then refuses a string in a table position.
+			c.quotedTable(s[i+1 : j-1])
+			i = j
+			continue
+		case bcDQuote, bcBacktick, bcLBracket:
+			closeq := b
+			if b == '[' {
+				closeq = ']' // SQLite; no doubling, no fast path
+			} else if next, ok := c.fastQuotedIdent(&toks, i, b); ok {
+				i = next
+				continue
+			}
+			if toks, i = c.lexQuoted(toks, i, closeq); i < 0 {
+				return toks, false
+			}
+			continue
 		case bcDollar:
-			toks, i = c.lexDollar(toks, i)
+			t, j := c.lexDollar(toks, i)
+			if j < 0 {
+				return toks, false
+			}
+			if j != i {
+				toks, i = t, j
+				continue
+			}
 		case bcDigit:
 			toks, i = c.scanNumber(toks, i)
+			continue
 		case bcDot:
 			if i+1 < n && s[i+1] >= '0' && s[i+1] <= '9' {
 				toks, i = c.scanNumber(toks, i)
@@ -99,6 +141,7 @@ func (c *checker) lexAll() ([]token, bool) {
 			}
 			toks = pushTok(toks, i, i+1, tkDot)
 			i++
+			continue
 		case bcLParen:
 			if len(c.stack) >= maxDepth {
 				return toks, c.lexFail(i, "parentheses nested too deeply")
@@ -106,6 +149,7 @@ func (c *checker) lexAll() ([]token, bool) {
 			c.stack = append(c.stack, int32(len(toks)))
 			toks = pushTok(toks, i, i+1, tkLParen)
 			i++
+			continue
 		case bcRParen:
 			if len(c.stack) == 0 {
 				return toks, c.lexFail(i, "unbalanced ')'")
@@ -116,58 +160,51 @@ func (c *checker) lexAll() ([]token, bool) {
 			toks = pushTok(toks, i, i+1, tkRParen)
 			toks[len(toks)-1].match = open
 			i++
+			continue
 		case bcComma:
 			toks = pushTok(toks, i, i+1, tkComma)
 			i++
+			continue
 		case bcSemi:
 			toks = pushTok(toks, i, i+1, tkSemi)
 			i++
-		default:
-			toks, i = c.lexOp(toks, i)
+			continue
 		}
-		if i < 0 {
-			return toks, false
+
+		// Operators and other punctuation; "||", "&&" and "::" are one
+		// token.
+		op, end := opOther, i+1
+		if b == '=' {
+			op = opEq
+		} else if pair := pairOps[b]; pair != opOther && i+1 < n && s[i+1] == b {
+			op, end = pair, i+2
 		}
+		toks = pushTok(toks, i, end, tkOp)
+		toks[len(toks)-1].op = op
+		i = end
 	}
 	return toks, true
 }
 
-// lexOp reads an operator or other punctuation at s[i].
-func (c *checker) lexOp(toks []token, i int) ([]token, int) {
-	s := c.sql
-	n := len(s)
-	op, end := opOther, i+1
-	switch s[i] {
-	case '=':
-		op = opEq
-	case '|':
-		if i+1 < n && s[i+1] == '|' {
-			op, end = opPipes, i+2
-		}
-	case '&':
-		if i+1 < n && s[i+1] == '&' {
-			op, end = opAmps, i+2
-		}
-	case ':':
-		if i+1 < n && s[i+1] == ':' {
-			op, end = opCast, i+2
-		}
-	case '\\':
-		if c.g.dialect != MySQL {
-			return toks, c.lexError(i, "backslash outside a string literal")
-		}
+// pairOps are the operators of two equal bytes the parser tells apart.
+var pairOps = [256]uint8{'|': opPipes, '&': opAmps, ':': opCast}
+
+// comment returns the index after the comment at s[i] ("--" or "/*"), i
+// when s[i] starts none (a '-' or '/' operator), or -1 on error.
+func (c *checker) comment(i int) int {
+	if c.sql[i] == '-' {
+		return c.dashComment(i)
 	}
-	toks = pushTok(toks, i, end, tkOp)
-	toks[len(toks)-1].op = op
-	return toks, end
+	return c.blockComment(i)
 }
 
-// lexMinus reads a "--" comment, or a '-' operator.
-func (c *checker) lexMinus(toks []token, i int) ([]token, int) {
+// dashComment returns the index after the "--" comment at s[i] (the end
+// of its line), i when s[i] is a '-' operator, or -1 on error.
+func (c *checker) dashComment(i int) int {
 	s := c.sql
 	n := len(s)
 	if i+1 >= n || s[i+1] != '-' {
-		return c.lexOp(toks, i)
+		return i
 	}
 	if c.g.dialect == MySQL && i+2 < n {
 		// MySQL only treats "--" as a comment when followed by
@@ -176,12 +213,12 @@ func (c *checker) lexMinus(toks []token, i int) ([]token, int) {
 		switch {
 		case lexClasses[MySQL][x] == bcSpace:
 		case x < 0x20 || x == 0x7f || x >= 0x80:
-			return toks, c.lexError(i, "ambiguous '--' sequence")
+			return c.lexError(i, "ambiguous '--' sequence")
 		default:
-			return c.lexOp(toks, i)
+			return i
 		}
 	}
-	return toks, c.skipLineComment(i + 2)
+	return c.skipLineComment(i + 2)
 }
 
 // skipLineComment returns the index of the end of the line comment whose
@@ -200,30 +237,31 @@ func (c *checker) skipLineComment(i int) int {
 	return i
 }
 
-// lexSlash reads a "/* */" comment (nested on PostgreSQL), or a '/'
-// operator. MySQL executable comments are refused.
-func (c *checker) lexSlash(toks []token, i int) ([]token, int) {
+// blockComment returns the index after the "/* */" comment (nested on
+// PostgreSQL) at s[i], i when s[i] is a '/' operator, or -1 on error. MySQL
+// executable comments are refused.
+func (c *checker) blockComment(i int) int {
 	s := c.sql
 	n := len(s)
 	if i+1 >= n || s[i+1] != '*' {
-		return c.lexOp(toks, i)
+		return i
 	}
 	d := c.g.dialect
 	if d == MySQL && i+2 < n && (s[i+2] == '!' || (s[i+2] == 'M' && i+3 < n && s[i+3] == '!')) {
-		return toks, c.lexError(i, "MySQL executable comment")
+		return c.lexError(i, "MySQL executable comment")
 	}
 	start := i
 	i += 2
 	depth := 1
 	for {
 		if i+1 >= n {
-			return toks, c.lexError(start, "unterminated comment")
+			return c.lexError(start, "unterminated comment")
 		}
 		if s[i] == '*' && s[i+1] == '/' {
 			i += 2
 			depth--
 			if depth == 0 {
-				return toks, i
+				return i
 			}
 			continue
 		}
@@ -234,19 +272,6 @@ func (c *checker) lexSlash(toks []token, i int) ([]token, int) {
 		}
 		i++
 	}
-}
-
-// lexStringTok reads a '...' string (or, on MySQL, a "..." string) and
-// appends it as a token of kind k.
-func (c *checker) lexStringTok(toks []token, i int, k tokKind) ([]token, int) {
-	j, fl, ok := c.lexString(i, c.sql[i], c.g.dialect == MySQL)
-	if !ok {
-		return toks, -1
-	}
-	toks = pushTok(toks, i, j, k)
-	toks[len(toks)-1].flags = fl
-	c.stringNamesTable(i, j)
-	return toks, j
 }
 
 // pgQuotePrefix reports whether s[i] starts a PostgreSQL E'...', U&'...'
@@ -306,8 +331,8 @@ func (c *checker) lexPGQuoted(toks []token, i int) ([]token, int) {
 }
 
 // lexDollar reads a PostgreSQL parameter ($1) or dollar-quoted string
-// ($tag$ ... $tag$, where tag is empty or an identifier without '$'); any
-// other '$' is an operator.
+// ($tag$ ... $tag$, where tag is empty or an identifier without '$'). It
+// returns i for any other '$', an operator.
 func (c *checker) lexDollar(toks []token, i int) ([]token, int) {
 	s := c.sql
 	n := len(s)
@@ -325,7 +350,7 @@ func (c *checker) lexDollar(toks []token, i int) ([]token, int) {
 		j++
 	}
 	if j >= n || s[j] != '$' {
-		return c.lexOp(toks, i)
+		return toks, i // an operator
 	}
 	tag := s[i : j+1]
 	k := strings.Index(s[j+1:], tag)
@@ -404,14 +429,6 @@ func (c *checker) lexError(pos int, msg string) int {
 // returns the index after it (-1 on error).
 func (c *checker) lexQuoted(toks []token, i int, closeq byte) ([]token, int) {
 	s := c.sql
-	if closeq != ']' {
-		if j := c.plainQuoted(i, closeq); j > 0 {
-			// The common case: no doubled quote, ASCII, short.
-			toks = pushTok(toks, i, j, tkQIdent)
-			toks[len(toks)-1].match = c.quotedTable(s[i+1 : j-1])
-			return toks, j
-		}
-	}
 	n := len(s)
 	doubling := closeq != ']'
 	var flags uint8
@@ -450,19 +467,28 @@ func (c *checker) lexQuoted(toks []token, i int, closeq byte) ([]token, int) {
 	return toks, j
 }
 
-// plainQuoted returns the index after the quoted identifier at s[i] (the
-// opening quote) when it is ASCII, has no doubled quote and at most
-// pgMaxIdent bytes; else 0.
-func (c *checker) plainQuoted(i int, quote byte) int {
+// fastQuotedIdent lexes the common quoted identifier at s[i] (the opening
+// quote): ASCII, no doubled quote, at most pgMaxIdent bytes. It pushes the
+// token, marks a tenant table, and returns the index after the closing
+// quote; ok is false when the identifier needs the general lexQuoted.
+func (c *checker) fastQuotedIdent(toks *[]token, i int, quote byte) (next int, ok bool) {
 	s, n := c.sql, len(c.sql)
 	j := i + 1
 	for j < n && s[j] != quote && s[j] < 0x80 {
 		j++
 	}
 	if j >= n || s[j] != quote || (j+1 < n && s[j+1] == quote) || j-i-1 > pgMaxIdent {
-		return 0
+		return i, false
 	}
-	return j + 1
+	*toks = pushTok(*toks, i, j+1, tkQIdent)
+	// quotedTable, with lookupTable written out: this is the hot path.
+	if name := s[i+1 : j]; c.g.tblLenMask&(1<<uint(len(name))) != 0 {
+		if e := c.g.words.lookup(name); e != nil && e.tbl != 0 {
+			(*toks)[len(*toks)-1].match = int32(e.tbl)
+			c.anyTenant = true
+		}
+	}
+	return j + 1, true
 }
 
 // lexString reads a string literal starting at s[i] == q and returns the

@@ -172,8 +172,10 @@ func (c *checker) collectConjunct(s, e int) {
 		c.collectPreds(s, e)
 		return
 	}
-	if p, ok := c.predAt(s, e-s); ok {
-		c.cands = append(c.cands, p)
+	if n := e - s; n == 5 || n == 3 {
+		if p, ok := c.predAt(s, n); ok {
+			c.cands = append(c.cands, p)
+		}
 	}
 }
 

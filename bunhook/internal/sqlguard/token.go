@@ -93,23 +93,19 @@ func (c *checker) classifyIdent(t *token, w string, afterDot, nonASCII bool) {
 	}
 }
 
-// stringNamesTable marks the statement as naming a tenant table when the
-// string literal s[i:j] spells one: SQLite reads a single-quoted string as
-// an identifier where a string is not allowed (SELECT * FROM 'invoices'),
-// and MySQL with ANSI_QUOTES reads "invoices" as an identifier. The full
-// parse then refuses a string in a table position.
-func (c *checker) stringNamesTable(i, j int) {
-	c.quotedTable(c.sql[i+1 : j-1])
-}
-
 // quotedTable returns the 1-based index of the tenant table that name, the
 // text between the quotes of an identifier or string, spells exactly (0:
 // none), and marks the statement as naming a tenant table when there is
 // one.
 func (c *checker) quotedTable(name string) int32 {
-	if c.g.tblLenMask&(1<<uint(len(name))) == 0 || !c.g.words.mayContain(name) {
-		return 0
+	if c.g.tblLenMask&(1<<uint(len(name))) == 0 {
+		return 0 // the common case, decided inline
 	}
+	return c.lookupTable(name)
+}
+
+// lookupTable is quotedTable for a name whose length is a tenant table's.
+func (c *checker) lookupTable(name string) int32 {
 	if e := c.g.words.lookup(name); e != nil && e.tbl != 0 {
 		c.anyTenant = true
 		return int32(e.tbl)
