@@ -142,4 +142,26 @@
 // parentheses around the operands), SQL keywords used as column names
 // where a clause could start, aliases differing only in case, MySQL
 // multi-table DELETE, and INSERT ... SELECT into tenant tables.
+//
+// # Files
+//
+// Check runs these steps in this order (their files in parentheses):
+//
+//  1. Lex (lexer.go, token.go): the text becomes tokens, dispatched on the
+//     class of their first byte, which comes from the dialect tables
+//     (dialect.go); a word's meaning comes from the hash of keywords,
+//     tenant tables and dangerous functions (words.go).
+//  2. Classify the statement (statement.go, checker.go): its Kind and
+//     Operation, its end, and what is refused whatever it says (several
+//     statements, dangerous functions, disguised names).
+//  3. Parse blocks and FROM (statement.go, from.go, expr.go): query
+//     expressions, SELECT blocks, set operations and WITH; FROM lists,
+//     JOINs, aliases and derived tables; the expression regions between
+//     clauses, whose nested queries are blocks of their own.
+//  4. Verify predicates (predicate.go): each block, as it is closed, must
+//     restrict each of its tenant table references by the tenant predicate.
+//  5. DML rules (dml.go, assign.go): INSERT, UPDATE, DELETE and upserts, and
+//     what they write into the tenant column (SET, VALUES, bun's VALUES CTEs).
+//  6. Verdict (checker.go): the findings settle into the Verdict. The public
+//     types, New and Mentions are in guard.go.
 package sqlguard

@@ -19,18 +19,6 @@ const (
 	MySQL
 )
 
-func (d Dialect) String() string {
-	switch d {
-	case Postgres:
-		return "postgres"
-	case SQLite:
-		return "sqlite"
-	case MySQL:
-		return "mysql"
-	}
-	return fmt.Sprintf("Dialect(%d)", uint8(d))
-}
-
 // Kind classifies a statement by its main verb.
 type Kind uint8
 
@@ -56,30 +44,6 @@ const (
 	// PRAGMA, ...), and text that does not start with a known verb.
 	Other
 )
-
-func (k Kind) String() string {
-	switch k {
-	case Select:
-		return "Select"
-	case Insert:
-		return "Insert"
-	case Update:
-		return "Update"
-	case Delete:
-		return "Delete"
-	case Merge:
-		return "Merge"
-	case Truncate:
-		return "Truncate"
-	case DDL:
-		return "DDL"
-	case TxControl:
-		return "TxControl"
-	case Other:
-		return "Other"
-	}
-	return fmt.Sprintf("Kind(%d)", uint8(k))
-}
 
 // Code says what kind of problem a Finding reports.
 type Code uint8
@@ -115,26 +79,29 @@ const (
 	ParseError
 )
 
-func (c Code) String() string {
-	switch c {
-	case MissingPredicate:
-		return "MissingPredicate"
-	case OrEscape:
-		return "OrEscape"
-	case TenantAssigned:
-		return "TenantAssigned"
-	case TenantColumnMissing:
-		return "TenantColumnMissing"
-	case InsertSelect:
-		return "InsertSelect"
-	case DuplicateKeyUpdate:
-		return "DuplicateKeyUpdate"
-	case Unverifiable:
-		return "Unverifiable"
-	case ParseError:
-		return "ParseError"
+var (
+	dialectNames = [...]string{Postgres: "postgres", SQLite: "sqlite", MySQL: "mysql"}
+	kindNames    = [...]string{
+		Select: "Select", Insert: "Insert", Update: "Update", Delete: "Delete", Merge: "Merge",
+		Truncate: "Truncate", DDL: "DDL", TxControl: "TxControl", Other: "Other",
 	}
-	return fmt.Sprintf("Code(%d)", uint8(c))
+	codeNames = [...]string{
+		MissingPredicate: "MissingPredicate", OrEscape: "OrEscape", TenantAssigned: "TenantAssigned",
+		TenantColumnMissing: "TenantColumnMissing", InsertSelect: "InsertSelect",
+		DuplicateKeyUpdate: "DuplicateKeyUpdate", Unverifiable: "Unverifiable", ParseError: "ParseError",
+	}
+)
+
+func (d Dialect) String() string { return enumName(dialectNames[:], uint8(d), "Dialect") }
+func (k Kind) String() string    { return enumName(kindNames[:], uint8(k), "Kind") }
+func (c Code) String() string    { return enumName(codeNames[:], uint8(c), "Code") }
+
+// enumName returns names[v], or "typ(v)" when v has no name.
+func enumName(names []string, v uint8, typ string) string {
+	if int(v) < len(names) && names[v] != "" {
+		return names[v]
+	}
+	return fmt.Sprintf("%s(%d)", typ, v)
 }
 
 // Finding is one reason why a statement is not verified.
@@ -257,10 +224,6 @@ func (v Verdict) String() string {
 	}
 	return b.String()
 }
-
-// pgMaxIdent is PostgreSQL's identifier length limit (NAMEDATALEN-1):
-// longer identifiers are truncated.
-const pgMaxIdent = 63
 
 type tableInfo struct {
 	name   string // lower-case table name
@@ -446,136 +409,4 @@ func (g *Guard) mentionsFrom(sql string, tl *TableList, markers bool) bool {
 		}
 	}
 	return found
-}
-
-// mayNameTable reports the index of a tenant table that the identifier w,
-// which contains non-ASCII characters, may name, or -1. Only MySQL needs
-// this: it compares identifiers with Unicode-aware, accent-insensitive
-// folding ("İNVOICES", "ınvoices" or "invöices" may name invoices).
-// PostgreSQL and SQLite fold ASCII letters only, so a non-ASCII identifier
-// never names an ASCII table there.
-func (g *Guard) mayNameTable(w string) int {
-	if g.dialect != MySQL {
-		return -1
-	}
-	for ti, t := range g.tables {
-		if mayFoldTo(w, t.name) {
-			return ti
-		}
-	}
-	return -1
-}
-
-// mayNameColumn is mayNameTable for tenant columns.
-func (g *Guard) mayNameColumn(w string) bool {
-	if g.dialect != MySQL {
-		return false
-	}
-	for _, t := range g.tables {
-		if mayFoldTo(w, t.column) {
-			return true
-		}
-	}
-	return false
-}
-
-const (
-	foldOther     = iota // never compares equal to ASCII
-	foldIgnorable        // may be ignored by the comparison
-	foldLatin            // may fold to one or two ASCII characters
-)
-
-// foldClass classifies a non-ASCII character for mayFoldTo.
-func foldClass(r rune) int {
-	switch {
-	case r >= 0x0300 && r <= 0x036F, r >= 0x1AB0 && r <= 0x1AFF, r >= 0x1DC0 && r <= 0x1DFF,
-		r >= 0x20D0 && r <= 0x20FF, r >= 0xFE20 && r <= 0xFE2F, // combining marks
-		r == 0x00AD, r == 0x034F, r == 0x061C, r >= 0x180B && r <= 0x180F,
-		r >= 0x200B && r <= 0x200F, r >= 0x202A && r <= 0x202E, r >= 0x2060 && r <= 0x206F,
-		r >= 0xFE00 && r <= 0xFE0F, r == 0xFEFF, r >= 0xE0000 && r <= 0xE0FFF: // format, variation selectors
-		return foldIgnorable
-	case r >= 0x00A0 && r <= 0x02AF, // Latin-1 supplement, Latin extended A/B, IPA
-		r >= 0x1D00 && r <= 0x1DBF, r >= 0x1E00 && r <= 0x1EFF, // phonetic, Latin extended additional
-		r >= 0x2100 && r <= 0x214F, r >= 0x2460 && r <= 0x24FF, // letterlike (Kelvin sign), enclosed
-		r >= 0xFB00 && r <= 0xFB06,   // ligatures
-		r >= 0xFF00 && r <= 0xFFEF,   // fullwidth forms
-		r >= 0x1D400 && r <= 0x1D7FF: // mathematical alphanumerics
-		return foldLatin
-	}
-	return foldOther
-}
-
-// mayFoldTo reports whether w may compare equal to the ASCII name under a
-// Unicode-aware, accent-insensitive identifier comparison: ASCII compares
-// case-insensitively, Latin-like characters may stand for one or two
-// characters of name, ignorable characters for none. MySQL rejects
-// identifiers longer than 64 characters, so longer w never match.
-func mayFoldTo(w, name string) bool {
-	if len(name) >= 64 {
-		return false
-	}
-	full := uint64(1)<<uint(len(name)+1) - 1
-	reach := uint64(1) // bit j set: name[:j] can be matched so far
-	n := 0
-	for _, r := range w {
-		n++
-		if n > 64 {
-			return false
-		}
-		var next uint64
-		switch {
-		case r < 0x80:
-			lr := lowerByte(byte(r))
-			for j := 0; j < len(name); j++ {
-				if reach&(1<<uint(j)) != 0 && lowerByte(name[j]) == lr {
-					next |= 1 << uint(j+1)
-				}
-			}
-		default:
-			switch foldClass(r) {
-			case foldIgnorable:
-				next = reach
-			case foldLatin:
-				next = (reach<<1 | reach<<2) & full
-			default:
-				return false
-			}
-		}
-		if next == 0 {
-			return false
-		}
-		reach = next
-	}
-	return reach&(1<<uint(len(name))) != 0
-}
-
-var wordByte [256]bool
-
-func init() {
-	for i := range wordByte {
-		wordByte[i] = isWordByte(byte(i))
-	}
-}
-
-func isWordByte(c byte) bool {
-	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c >= 0x80
-}
-
-func lowerByte(c byte) byte {
-	if c >= 'A' && c <= 'Z' {
-		return c + ('a' - 'A')
-	}
-	return c
-}
-
-func equalFoldASCII(a, b string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := 0; i < len(a); i++ {
-		if lowerByte(a[i]) != lowerByte(b[i]) {
-			return false
-		}
-	}
-	return true
 }

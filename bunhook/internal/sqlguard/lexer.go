@@ -2,122 +2,15 @@ package sqlguard
 
 import "strings"
 
-type tokKind uint8
-
-const (
-	tkIdent       tokKind = iota + 1 // unquoted identifier or keyword
-	tkQIdent                         // quoted identifier ("x", `x`, [x])
-	tkUIdent                         // PostgreSQL U&"..." identifier (never resolved)
-	tkString                         // plain '...' literal (may match the tenant)
-	tkOtherString                    // E'..', U&'..', $$..$$, MySQL "..": never matches
-	tkNumber
-	tkParam // $1
-	tkLParen
-	tkRParen
-	tkComma
-	tkSemi
-	tkDot
-	tkOp // any other operator or punctuation
-)
-
-// Operator codes of tkOp tokens.
-const (
-	opOther uint8 = iota
-	opEq          // =
-	opPipes       // ||
-	opAmps        // &&
-	opCast        // ::
-)
-
-// Token flags.
-const (
-	tfDoubled   uint8 = 1 << iota // string/identifier contains a doubled quote
-	tfBackslash                   // string contains a backslash
-	tfNonASCII                    // identifier contains non-ASCII bytes
-	tfDanger                      // identifier names a dangerous function
-)
-
-// token is 16 bytes: the lexer appends one per token on the hot path.
-type token struct {
-	pos, end int32 // byte range in the SQL text, quotes included
-	// match is, for parentheses, the index of the matching one and, for
-	// identifiers, the 1-based index of the tenant table they name (0: none).
-	match int32
-	kind  tokKind
-	kw    kwID
-	flags uint8
-	op    uint8
-}
-
-// pushTok appends a token. It writes the fields into the new slot instead of
-// copying a composite literal, which avoids a store-forwarding stall per
-// token.
-func pushTok(toks []token, pos, end int, kind tokKind) []token {
-	toks = append(toks, token{})
-	t := &toks[len(toks)-1]
-	t.pos, t.end, t.kind = int32(pos), int32(end), kind
-	return toks
-}
-
-// table returns the 1-based tenant table index of an identifier token.
-func (t *token) table() int16 { return int16(t.match) }
-
 // maxDepth bounds parenthesis nesting (and so the parser's recursion).
 const maxDepth = 256
 
-// maxRefs bounds the table references of one query block.
-const maxRefs = 512
-
-// Byte classes for the lexer's dispatch.
-const (
-	bcOp uint8 = iota // operator or other punctuation
-	bcSpace
-	bcCtrl
-	bcIdent // letters, '_', bytes >= 0x80
-	bcDigit
-	bcQuote // '
-	bcDQuote
-	bcBacktick
-	bcLBracket
-	bcDollar
-	bcMinus
-	bcSlash
-	bcHash
-	bcLParen
-	bcRParen
-	bcComma
-	bcSemi
-	bcDot
-)
-
-var (
-	byteClass [256]uint8
-	identByte [256]bool // identifier continuation bytes (including '$')
-	lowerTab  [256]byte
-)
+// identByte marks identifier continuation bytes (including '$').
+var identByte [256]bool
 
 func init() {
-	for i := 0; i < 256; i++ {
-		b := byte(i)
-		lowerTab[i] = lowerByte(b)
-		identByte[i] = isIdentByte(b)
-		switch {
-		case b == ' ' || b == '\t' || b == '\n' || b == '\r' || b == '\f' || b == '\v':
-			byteClass[i] = bcSpace
-		case b < 0x20 || b == 0x7f:
-			byteClass[i] = bcCtrl
-		case b >= 'a' && b <= 'z' || b >= 'A' && b <= 'Z' || b == '_' || b >= 0x80:
-			byteClass[i] = bcIdent
-		case b >= '0' && b <= '9':
-			byteClass[i] = bcDigit
-		}
-	}
-	for b, cl := range map[byte]uint8{
-		'\'': bcQuote, '"': bcDQuote, '`': bcBacktick, '[': bcLBracket, '$': bcDollar,
-		'-': bcMinus, '/': bcSlash, '#': bcHash, '(': bcLParen, ')': bcRParen,
-		',': bcComma, ';': bcSemi, '.': bcDot,
-	} {
-		byteClass[b] = cl
+	for i := range identByte {
+		identByte[i] = isIdentByte(byte(i))
 	}
 }
 
@@ -139,77 +32,37 @@ func (c *checker) lex() bool {
 	return ok
 }
 
+// lexAll dispatches on the dialect's class of each token's first byte.
+// Identifiers, strings and punctuation, the bulk of bun's SQL, are read
+// here; the other token classes have a helper each that appends the token
+// (comments append none) and returns the index after it, or -1 after
+// lexError. A '-', '/' or '$' that starts no comment or quote, like any
+// byte of class bcOp, is read as an operator at the end of the loop.
 func (c *checker) lexAll() ([]token, bool) {
 	s := c.sql
 	n := len(s)
 	if n > 1<<30 {
 		return c.toks[:0], c.lexFail(0, "statement too long")
 	}
-	d := c.g.dialect
+	class := &lexClasses[c.g.dialect]
 	toks := c.toks[:0]
 	for i := 0; i < n; {
 		b := s[i]
-		switch byteClass[b] {
+		switch class[b] {
 		case bcSpace:
 			i++
 			continue
 
-		case bcIdent:
-			if d == Postgres && i+1 < n {
-				if (b == 'e' || b == 'E') && s[i+1] == '\'' {
-					// E'...': backslash escapes.
-					j := i + 2
-					for {
-						if j >= n {
-							return toks, c.lexFail(i, "unterminated string literal")
-						}
-						if s[j] == '\\' {
-							j += 2
-							continue
-						}
-						if s[j] == '\'' {
-							if j+1 < n && s[j+1] == '\'' {
-								j += 2
-								continue
-							}
-							j++
-							break
-						}
-						j++
-					}
-					toks = pushTok(toks, i, j, tkOtherString)
-					i = j
-					continue
+		case bcPGPrefix:
+			if pgQuotePrefix(s, i) {
+				if toks, i = c.lexPGQuoted(toks, i); i < 0 {
+					return toks, false
 				}
-				if (b == 'u' || b == 'U') && s[i+1] == '&' && i+2 < n && (s[i+2] == '\'' || s[i+2] == '"') {
-					q := s[i+2]
-					j := i + 3
-					for {
-						if j >= n {
-							return toks, c.lexFail(i, "unterminated quoted text")
-						}
-						if s[j] == q {
-							if j+1 < n && s[j+1] == q {
-								j += 2
-								continue
-							}
-							j++
-							break
-						}
-						j++
-					}
-					k := tkOtherString
-					if q == '"' {
-						// A U&"..." identifier can spell any name with escapes.
-						k = tkUIdent
-						c.suspicious = true
-						c.suspiciousPos = i
-					}
-					toks = pushTok(toks, i, j, k)
-					i = j
-					continue
-				}
+				continue
 			}
+			fallthrough
+		case bcIdent:
+			// The one scan of unquoted identifiers and keywords.
 			j := i + 1
 			or := b
 			for j < n && identByte[s[j]] {
@@ -223,170 +76,64 @@ func (c *checker) lexAll() ([]token, bool) {
 
 		case bcCtrl:
 			return toks, c.lexFail(i, "control character in SQL text")
-
-		case bcMinus:
-			if i+1 < n && s[i+1] == '-' {
-				if d == MySQL && i+2 < n {
-					// MySQL only treats "--" as a comment when followed by
-					// whitespace or a control character.
-					x := s[i+2]
-					switch {
-					case byteClass[x] == bcSpace:
-					case x < 0x20 || x == 0x7f || x >= 0x80:
-						return toks, c.lexFail(i, "ambiguous '--' sequence")
-					default:
-						toks = pushTok(toks, i, i+1, tkOp)
-						i++
-						continue
-					}
-				}
-				i += 2
-				for i < n {
-					x := s[i]
-					if x == '\n' || (x == '\r' && d == Postgres) {
-						break
-					}
-					i++
-				}
+		case bcBackslash:
+			return toks, c.lexFail(i, "backslash outside a string literal")
+		case bcMinus, bcSlash:
+			j := c.comment(i)
+			if j < 0 {
+				return toks, false
+			}
+			if j != i {
+				i = j
 				continue
 			}
-
 		case bcHash:
-			if d == MySQL {
-				for i < n && s[i] != '\n' {
-					i++
-				}
-				continue
-			}
-
-		case bcSlash:
-			if i+1 < n && s[i+1] == '*' {
-				if d == MySQL && i+2 < n && (s[i+2] == '!' || (s[i+2] == 'M' && i+3 < n && s[i+3] == '!')) {
-					return toks, c.lexFail(i, "MySQL executable comment")
-				}
-				start := i
-				i += 2
-				depth := 1
-				for {
-					if i+1 >= n {
-						return toks, c.lexFail(start, "unterminated comment")
-					}
-					if s[i] == '*' && s[i+1] == '/' {
-						i += 2
-						depth--
-						if depth == 0 {
-							break
-						}
-						continue
-					}
-					if d == Postgres && s[i] == '/' && s[i+1] == '*' {
-						depth++
-						i += 2
-						continue
-					}
-					i++
-				}
-				continue
-			}
-
-		case bcQuote:
-			j, fl, ok := c.lexString(i, '\'', d == MySQL)
+			i = c.skipLineComment(i)
+			continue
+		case bcQuote, bcDQString:
+			// '...', the only string that can match the tenant, or
+			// MySQL's "...".
+			j, fl, ok := c.lexString(i, b, c.g.dialect == MySQL)
 			if !ok {
 				return toks, false
 			}
-			toks = pushTok(toks, i, j, tkString)
+			k := tkString
+			if b == '"' {
+				k = tkOtherString
+			}
+			toks = pushTok(toks, i, j, k)
 			toks[len(toks)-1].flags = fl
-			c.stringNamesTable(i, j)
+			// A string that spells a tenant table names it: SQLite reads
+			// 'invoices' as an identifier where a string is not allowed,
+			// MySQL with ANSI_QUOTES reads "invoices" as one. The parse
+			// then refuses a string in a table position.
+			c.quotedTable(s[i+1 : j-1])
 			i = j
 			continue
-
-		case bcDQuote:
-			if d == MySQL {
-				j, fl, ok := c.lexString(i, '"', true)
-				if !ok {
-					return toks, false
-				}
-				toks = pushTok(toks, i, j, tkOtherString)
-				toks[len(toks)-1].flags = fl
-				c.stringNamesTable(i, j)
-				i = j
-				continue
-			}
-			if next, ok := c.fastQuotedIdent(&toks, i, '"'); ok {
+		case bcDQuote, bcBacktick, bcLBracket:
+			closeq := b
+			if b == '[' {
+				closeq = ']' // SQLite; no doubling, no fast path
+			} else if next, ok := c.fastQuotedIdent(&toks, i, b); ok {
 				i = next
 				continue
 			}
-			if toks, i = c.lexQuoted(toks, i, '"'); i < 0 {
+			if toks, i = c.lexQuoted(toks, i, closeq); i < 0 {
 				return toks, false
 			}
 			continue
-
-		case bcBacktick:
-			if d != Postgres {
-				if next, ok := c.fastQuotedIdent(&toks, i, '`'); ok {
-					i = next
-					continue
-				}
-				if toks, i = c.lexQuoted(toks, i, '`'); i < 0 {
-					return toks, false
-				}
-				continue
-			}
-
-		case bcLBracket:
-			if d == SQLite {
-				if toks, i = c.lexQuoted(toks, i, ']'); i < 0 {
-					return toks, false
-				}
-				continue
-			}
-
 		case bcDollar:
-			if d != Postgres {
-				j := i + 1
-				or := b
-				for j < n && identByte[s[j]] {
-					or |= s[j]
-					j++
-				}
-				toks = pushTok(toks, i, j, tkIdent)
-				c.classifyIdent(&toks[len(toks)-1], s[i:j], len(toks) > 1 && toks[len(toks)-2].kind == tkDot, or >= 0x80)
-				i = j
+			t, j := c.lexDollar(toks, i)
+			if j < 0 {
+				return toks, false
+			}
+			if j != i {
+				toks, i = t, j
 				continue
 			}
-			j := i + 1
-			if j < n && s[j] >= '0' && s[j] <= '9' {
-				for j < n && s[j] >= '0' && s[j] <= '9' {
-					j++
-				}
-				toks = pushTok(toks, i, j, tkParam)
-				i = j
-				continue
-			}
-			// Dollar quote: $tag$ ... $tag$ where tag is empty or an
-			// identifier without '$'.
-			for j < n && identByte[s[j]] && s[j] != '$' {
-				if j == i+1 && s[j] >= '0' && s[j] <= '9' {
-					break
-				}
-				j++
-			}
-			if j < n && s[j] == '$' {
-				tag := s[i : j+1]
-				k := strings.Index(s[j+1:], tag)
-				if k < 0 {
-					return toks, c.lexFail(i, "unterminated dollar-quoted string")
-				}
-				end := j + 1 + k + len(tag)
-				toks = pushTok(toks, i, end, tkOtherString)
-				i = end
-				continue
-			}
-
 		case bcDigit:
 			toks, i = c.scanNumber(toks, i)
 			continue
-
 		case bcDot:
 			if i+1 < n && s[i+1] >= '0' && s[i+1] <= '9' {
 				toks, i = c.scanNumber(toks, i)
@@ -395,7 +142,6 @@ func (c *checker) lexAll() ([]token, bool) {
 			toks = pushTok(toks, i, i+1, tkDot)
 			i++
 			continue
-
 		case bcLParen:
 			if len(c.stack) >= maxDepth {
 				return toks, c.lexFail(i, "parentheses nested too deeply")
@@ -404,7 +150,6 @@ func (c *checker) lexAll() ([]token, bool) {
 			toks = pushTok(toks, i, i+1, tkLParen)
 			i++
 			continue
-
 		case bcRParen:
 			if len(c.stack) == 0 {
 				return toks, c.lexFail(i, "unbalanced ')'")
@@ -416,39 +161,23 @@ func (c *checker) lexAll() ([]token, bool) {
 			toks[len(toks)-1].match = open
 			i++
 			continue
-
 		case bcComma:
 			toks = pushTok(toks, i, i+1, tkComma)
 			i++
 			continue
-
 		case bcSemi:
 			toks = pushTok(toks, i, i+1, tkSemi)
 			i++
 			continue
 		}
 
-		// Operators and other punctuation.
+		// Operators and other punctuation; "||", "&&" and "::" are one
+		// token.
 		op, end := opOther, i+1
-		switch b {
-		case '=':
+		if b == '=' {
 			op = opEq
-		case '|':
-			if i+1 < n && s[i+1] == '|' {
-				op, end = opPipes, i+2
-			}
-		case '&':
-			if i+1 < n && s[i+1] == '&' {
-				op, end = opAmps, i+2
-			}
-		case ':':
-			if i+1 < n && s[i+1] == ':' {
-				op, end = opCast, i+2
-			}
-		case '\\':
-			if d != MySQL {
-				return toks, c.lexFail(i, "backslash outside a string literal")
-			}
+		} else if pair := pairOps[b]; pair != opOther && i+1 < n && s[i+1] == b {
+			op, end = pair, i+2
 		}
 		toks = pushTok(toks, i, end, tkOp)
 		toks[len(toks)-1].op = op
@@ -457,18 +186,179 @@ func (c *checker) lexAll() ([]token, bool) {
 	return toks, true
 }
 
-// stringNamesTable marks the statement as naming a tenant table when the
-// string literal s[i:j] spells one: SQLite reads a single-quoted string as
-// an identifier where a string is not allowed (SELECT * FROM 'invoices'),
-// and MySQL with ANSI_QUOTES reads "invoices" as an identifier. The full
-// parse then refuses a string in a table position.
-func (c *checker) stringNamesTable(i, j int) {
-	name := c.sql[i+1 : j-1]
-	if len(name) < 64 && c.g.tblLenMask&(1<<uint(len(name))) != 0 && c.g.words.mayContain(name) {
-		if e := c.g.words.lookup(name); e != nil && e.tbl != 0 {
-			c.anyTenant = true
+// pairOps are the operators of two equal bytes the parser tells apart.
+var pairOps = [256]uint8{'|': opPipes, '&': opAmps, ':': opCast}
+
+// comment returns the index after the comment at s[i] ("--" or "/*"), i
+// when s[i] starts none (a '-' or '/' operator), or -1 on error.
+func (c *checker) comment(i int) int {
+	if c.sql[i] == '-' {
+		return c.dashComment(i)
+	}
+	return c.blockComment(i)
+}
+
+// dashComment returns the index after the "--" comment at s[i] (the end
+// of its line), i when s[i] is a '-' operator, or -1 on error.
+func (c *checker) dashComment(i int) int {
+	s := c.sql
+	n := len(s)
+	if i+1 >= n || s[i+1] != '-' {
+		return i
+	}
+	if c.g.dialect == MySQL && i+2 < n {
+		// MySQL only treats "--" as a comment when followed by
+		// whitespace or a control character.
+		x := s[i+2]
+		switch {
+		case lexClasses[MySQL][x] == bcSpace:
+		case x < 0x20 || x == 0x7f || x >= 0x80:
+			return c.lexError(i, "ambiguous '--' sequence")
+		default:
+			return i
 		}
 	}
+	return c.skipLineComment(i + 2)
+}
+
+// skipLineComment returns the index of the end of the line comment whose
+// text starts at s[i]: the next "\n" (or "\r" on PostgreSQL), or the end.
+func (c *checker) skipLineComment(i int) int {
+	s := c.sql
+	n := len(s)
+	pg := c.g.dialect == Postgres
+	for i < n {
+		x := s[i]
+		if x == '\n' || (x == '\r' && pg) {
+			break
+		}
+		i++
+	}
+	return i
+}
+
+// blockComment returns the index after the "/* */" comment (nested on
+// PostgreSQL) at s[i], i when s[i] is a '/' operator, or -1 on error. MySQL
+// executable comments are refused.
+func (c *checker) blockComment(i int) int {
+	s := c.sql
+	n := len(s)
+	if i+1 >= n || s[i+1] != '*' {
+		return i
+	}
+	d := c.g.dialect
+	if d == MySQL && i+2 < n && (s[i+2] == '!' || (s[i+2] == 'M' && i+3 < n && s[i+3] == '!')) {
+		return c.lexError(i, "MySQL executable comment")
+	}
+	start := i
+	i += 2
+	depth := 1
+	for {
+		if i+1 >= n {
+			return c.lexError(start, "unterminated comment")
+		}
+		if s[i] == '*' && s[i+1] == '/' {
+			i += 2
+			depth--
+			if depth == 0 {
+				return i
+			}
+			continue
+		}
+		if d == Postgres && s[i] == '/' && s[i+1] == '*' {
+			depth++
+			i += 2
+			continue
+		}
+		i++
+	}
+}
+
+// pgQuotePrefix reports whether s[i] starts a PostgreSQL E'...', U&'...'
+// or U&"..." token.
+func pgQuotePrefix(s string, i int) bool {
+	n := len(s)
+	if i+1 >= n {
+		return false
+	}
+	switch s[i] {
+	case 'e', 'E':
+		return s[i+1] == '\''
+	case 'u', 'U':
+		return s[i+1] == '&' && i+2 < n && (s[i+2] == '\'' || s[i+2] == '"')
+	}
+	return false
+}
+
+// lexPGQuoted reads a PostgreSQL E'...' string (backslash escapes),
+// U&'...' string or U&"..." identifier (which can spell any name with
+// escapes, so it is never resolved).
+func (c *checker) lexPGQuoted(toks []token, i int) ([]token, int) {
+	s := c.sql
+	n := len(s)
+	q, j, backslash := byte('\''), i+2, true
+	if s[i+1] == '&' {
+		q, j, backslash = s[i+2], i+3, false
+	}
+	for {
+		if j >= n {
+			if backslash {
+				return toks, c.lexError(i, "unterminated string literal")
+			}
+			return toks, c.lexError(i, "unterminated quoted text")
+		}
+		if backslash && s[j] == '\\' {
+			j += 2
+			continue
+		}
+		if s[j] == q {
+			if j+1 < n && s[j+1] == q {
+				j += 2
+				continue
+			}
+			j++
+			break
+		}
+		j++
+	}
+	k := tkOtherString
+	if q == '"' {
+		k = tkUIdent
+		c.suspicious = true
+		c.suspiciousPos = i
+	}
+	return pushTok(toks, i, j, k), j
+}
+
+// lexDollar reads a PostgreSQL parameter ($1) or dollar-quoted string
+// ($tag$ ... $tag$, where tag is empty or an identifier without '$'). It
+// returns i for any other '$', an operator.
+func (c *checker) lexDollar(toks []token, i int) ([]token, int) {
+	s := c.sql
+	n := len(s)
+	j := i + 1
+	if j < n && s[j] >= '0' && s[j] <= '9' {
+		for j < n && s[j] >= '0' && s[j] <= '9' {
+			j++
+		}
+		return pushTok(toks, i, j, tkParam), j
+	}
+	for j < n && identByte[s[j]] && s[j] != '$' {
+		if j == i+1 && s[j] >= '0' && s[j] <= '9' {
+			break
+		}
+		j++
+	}
+	if j >= n || s[j] != '$' {
+		return toks, i // an operator
+	}
+	tag := s[i : j+1]
+	k := strings.Index(s[j+1:], tag)
+	if k < 0 {
+		return toks, c.lexError(i, "unterminated dollar-quoted string")
+	}
+	end := j + 1 + k + len(tag)
+	return pushTok(toks, i, end, tkOtherString), end
 }
 
 // scanNumber reads a numeric literal. Text like 0x1F or 1abc is an
@@ -517,36 +407,6 @@ func hasNonASCII(s string) bool {
 	return false
 }
 
-// classifyIdent looks the identifier w up among keywords, tenant tables
-// and dangerous functions.
-func (c *checker) classifyIdent(t *token, w string, afterDot, nonASCII bool) {
-	if nonASCII {
-		t.flags |= tfNonASCII
-	}
-	if len(w) > pgMaxIdent && c.g.dialect == Postgres {
-		w = w[:pgMaxIdent]
-	}
-	if c.g.words.mayContain(w) {
-		if e := c.g.words.lookup(w); e != nil {
-			// After a dot a keyword is a column or table name (t.offset).
-			if !afterDot {
-				t.kw = e.kw
-			}
-			t.match = int32(e.tbl)
-			if e.danger {
-				t.flags |= tfDanger
-				c.danger = true
-			}
-			if e.tbl != 0 {
-				c.anyTenant = true
-			}
-		}
-	}
-	if nonASCII {
-		c.checkNonASCII(w, t, int(t.pos))
-	}
-}
-
 func isIdentByte(b byte) bool {
 	return b >= 'a' && b <= 'z' || b >= 'A' && b <= 'Z' || b >= '0' && b <= '9' || b == '_' || b == '$' || b >= 0x80
 }
@@ -557,22 +417,11 @@ func (c *checker) lexFail(pos int, msg string) bool {
 	return false
 }
 
-// checkNonASCII flags identifiers that may fold to a tenant table name
-// (always refused) or to a tenant column name (refused when the statement
-// names a tenant table). See mayNameTable.
-func (c *checker) checkNonASCII(w string, t *token, pos int) {
-	if c.g.dialect != MySQL {
-		return
-	}
-	if t.match == 0 && c.g.mayNameTable(w) >= 0 {
-		c.suspicious = true
-		c.suspiciousPos = pos
-		return
-	}
-	if c.g.mayNameColumn(w) {
-		c.suspiciousCol = true
-		c.suspiciousPos = pos
-	}
+// lexError is lexFail for the token helpers: it returns their failure
+// index, -1.
+func (c *checker) lexError(pos int, msg string) int {
+	c.lexFail(pos, msg)
+	return -1
 }
 
 // lexQuoted reads a quoted identifier starting at s[i] and ending with
@@ -581,14 +430,13 @@ func (c *checker) checkNonASCII(w string, t *token, pos int) {
 func (c *checker) lexQuoted(toks []token, i int, closeq byte) ([]token, int) {
 	s := c.sql
 	n := len(s)
-	doubling := s[i] != '['
+	doubling := closeq != ']'
 	var flags uint8
 	j := i + 1
 	for {
 		k := strings.IndexByte(s[j:], closeq)
 		if k < 0 {
-			c.lexFail(i, "unterminated quoted identifier")
-			return toks, -1
+			return toks, c.lexError(i, "unterminated quoted identifier")
 		}
 		j += k
 		if doubling && j+1 < n && s[j+1] == closeq {
@@ -610,16 +458,37 @@ func (c *checker) lexQuoted(toks []token, i int, closeq byte) ([]token, int) {
 	if len(name) > pgMaxIdent && c.g.dialect == Postgres && flags&tfDoubled == 0 {
 		name = name[:pgMaxIdent]
 	}
-	if len(name) <= c.g.words.maxLen && flags&tfDoubled == 0 {
-		if e := c.g.words.lookup(name); e != nil && e.tbl != 0 {
-			t.match = int32(e.tbl)
-			c.anyTenant = true
-		}
+	if flags&tfDoubled == 0 {
+		t.match = c.quotedTable(name)
 	}
 	if flags&tfNonASCII != 0 {
 		c.checkNonASCII(content, t, i)
 	}
 	return toks, j
+}
+
+// fastQuotedIdent lexes the common quoted identifier at s[i] (the opening
+// quote): ASCII, no doubled quote, at most pgMaxIdent bytes. It pushes the
+// token, marks a tenant table, and returns the index after the closing
+// quote; ok is false when the identifier needs the general lexQuoted.
+func (c *checker) fastQuotedIdent(toks *[]token, i int, quote byte) (next int, ok bool) {
+	s, n := c.sql, len(c.sql)
+	j := i + 1
+	for j < n && s[j] != quote && s[j] < 0x80 {
+		j++
+	}
+	if j >= n || s[j] != quote || (j+1 < n && s[j+1] == quote) || j-i-1 > pgMaxIdent {
+		return i, false
+	}
+	*toks = pushTok(*toks, i, j+1, tkQIdent)
+	// quotedTable, with lookupTable written out: this is the hot path.
+	if name := s[i+1 : j]; c.g.tblLenMask&(1<<uint(len(name))) != 0 {
+		if e := c.g.words.lookup(name); e != nil && e.tbl != 0 {
+			(*toks)[len(*toks)-1].match = int32(e.tbl)
+			c.anyTenant = true
+		}
+	}
+	return j + 1, true
 }
 
 // lexString reads a string literal starting at s[i] == q and returns the
@@ -659,27 +528,4 @@ func (c *checker) lexString(i int, q byte, backslash bool) (int, uint8, bool) {
 		}
 		return j + 1, flags, true
 	}
-}
-
-// fastQuotedIdent lexes the common quoted identifier at s[i] (the opening
-// quote): ASCII, no doubled quote, at most pgMaxIdent bytes. It pushes the
-// token, marks a tenant table, and returns the index after the closing
-// quote; ok is false when the identifier needs the general lexQuoted.
-func (c *checker) fastQuotedIdent(toks *[]token, i int, quote byte) (next int, ok bool) {
-	s, n := c.sql, len(c.sql)
-	j := i + 1
-	for j < n && s[j] != quote && s[j] < 0x80 {
-		j++
-	}
-	if j >= n || s[j] != quote || (j+1 < n && s[j+1] == quote) || j-i-1 > pgMaxIdent {
-		return i, false
-	}
-	*toks = pushTok(*toks, i, j+1, tkQIdent)
-	if name := s[i+1 : j]; c.g.tblLenMask&(1<<uint(len(name))) != 0 {
-		if e := c.g.words.lookup(name); e != nil && e.tbl != 0 {
-			(*toks)[len(*toks)-1].match = int32(e.tbl)
-			c.anyTenant = true
-		}
-	}
-	return j + 1, true
 }

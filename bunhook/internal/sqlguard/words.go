@@ -238,19 +238,6 @@ func init() {
 	}
 }
 
-// dangerousPGFunctions execute SQL given as text or export whole tables,
-// schemas or databases without naming the tables in SQL: a statement that
-// calls one is never verified on PostgreSQL.
-var dangerousPGFunctions = []string{
-	"query_to_xml", "query_to_xmlschema", "query_to_xml_and_xmlschema",
-	"table_to_xml", "table_to_xmlschema", "table_to_xml_and_xmlschema",
-	"schema_to_xml", "schema_to_xmlschema", "schema_to_xml_and_xmlschema",
-	"database_to_xml", "database_to_xmlschema", "database_to_xml_and_xmlschema",
-	"cursor_to_xml", "cursor_to_xmlschema",
-	"dblink", "dblink_exec", "dblink_open", "dblink_fetch", "dblink_send_query",
-	"dblink_get_result", "ts_stat",
-}
-
 type wordEntry struct {
 	word   string // lower-case
 	kw     kwID
@@ -273,11 +260,18 @@ type wordTable struct {
 }
 
 // firstBit maps a byte to a bit of wordTable.first: letters (folded) to
-// 0..25, '_' to 26, everything else to 27.
-var firstBit [256]uint8
+// 0..25, '_' to 26, everything else to 27. lowerTab folds ASCII letters;
+// wordByte marks the bytes of a word as Mentions reads them.
+var (
+	firstBit [256]uint8
+	lowerTab [256]byte
+	wordByte [256]bool
+)
 
 func init() {
 	for i := range firstBit {
+		lowerTab[i] = lowerByte(byte(i))
+		wordByte[i] = isWordByte(byte(i))
 		b := lowerByte(byte(i))
 		switch {
 		case b >= 'a' && b <= 'z':
@@ -364,4 +358,27 @@ func (t *wordTable) lookup(w string) *wordEntry {
 		}
 		i = (i + 1) & mask
 	}
+}
+
+func isWordByte(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c >= 0x80
+}
+
+func lowerByte(c byte) byte {
+	if c >= 'A' && c <= 'Z' {
+		return c + ('a' - 'A')
+	}
+	return c
+}
+
+func equalFoldASCII(a, b string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := 0; i < len(a); i++ {
+		if lowerByte(a[i]) != lowerByte(b[i]) {
+			return false
+		}
+	}
+	return true
 }

@@ -1,0 +1,300 @@
+package sqlguard
+
+import (
+	"fmt"
+	"strings"
+	"sync"
+)
+
+type checker struct {
+	g      *Guard
+	sql    string
+	tenant string
+
+	toks    []token
+	stack   []int32
+	refs    []tref
+	ctes    []valuesCTE
+	pending []pendingSet
+	cands   []predCand
+
+	lexErr        string
+	lexPos        int
+	anyTenant     bool
+	suspicious    bool // identifier may name a tenant table in disguise
+	suspiciousCol bool // identifier may name a tenant column in disguise
+	suspiciousPos int
+	danger        bool
+
+	failed  bool
+	failMsg string
+	failPos int
+
+	kind   Kind
+	op     string
+	opaque bool
+	// cteKw is the verb of the first data-modifying CTE (WITH x AS
+	// (DELETE ...)), which makes a SELECT a write.
+	cteKw kwID
+
+	tables    TableList
+	first     *Finding
+	count     int
+	attempted string
+}
+
+var checkerPool = sync.Pool{New: func() any {
+	return &checker{
+		toks:  make([]token, 0, 128),
+		stack: make([]int32, 0, 16),
+		refs:  make([]tref, 0, 16),
+	}
+}}
+
+// Check verifies that every occurrence of every tenant table in sql is
+// restricted to tenant, and that writes cannot put another tenant's value
+// into the tenant column. See the package documentation for the rules.
+// Check does not allocate when the statement is verified.
+func (g *Guard) Check(sql, tenant string) Verdict {
+	c := checkerPool.Get().(*checker)
+	c.g, c.sql, c.tenant = g, sql, tenant
+	v := c.run()
+	c.reset()
+	checkerPool.Put(c)
+	return v
+}
+
+func (c *checker) reset() {
+	const keep = 4096
+	if cap(c.toks) > keep {
+		c.toks = make([]token, 0, 128)
+	}
+	if cap(c.refs) > keep {
+		c.refs = make([]tref, 0, 16)
+	}
+	*c = checker{
+		toks:    c.toks[:0],
+		stack:   c.stack[:0],
+		refs:    c.refs[:0],
+		ctes:    c.ctes[:0],
+		pending: c.pending[:0],
+		cands:   c.cands[:0],
+	}
+}
+
+// run is the pipeline: lex the text, find and classify the statement,
+// refuse what is never verified, parse the statement (which verifies each
+// query block as it closes it and applies the write rules), and settle the
+// findings into the verdict.
+func (c *checker) run() Verdict {
+	if !c.lex() {
+		c.kind, c.op = c.kindOfFirst()
+		var tl TableList
+		if c.g.mentionsFrom(c.sql, &tl, false) {
+			c.tables = tl
+			c.finding(ParseError, "", c.lexPos, c.lexErr)
+		}
+		return c.verdict()
+	}
+	end, multi := c.statementEnd()
+	c.kind, c.op = c.kindOfFirst()
+	if end == 0 && !multi {
+		return c.verdict() // empty statement (only comments / semicolons)
+	}
+	if c.refused(end, multi) || c.nothingToVerify() {
+		return c.verdict()
+	}
+	c.statement(0, end)
+	c.settle(end)
+	return c.verdict()
+}
+
+// statementEnd returns the index of the first semicolon (or len(toks)),
+// and whether another statement follows it.
+func (c *checker) statementEnd() (end int, multi bool) {
+	n := len(c.toks)
+	end = n
+	for k := 0; k < n; k++ {
+		if c.toks[k].kind == tkSemi {
+			end = k
+			break
+		}
+	}
+	for k := end + 1; k < n; k++ {
+		if c.toks[k].kind != tkSemi {
+			return end, true
+		}
+	}
+	return end, false
+}
+
+// refused reports (with its finding) text that is never verified, whatever
+// the statement: calls of dangerous functions, several statements naming a
+// tenant table, and identifiers that may fold to a tenant table or column.
+func (c *checker) refused(end int, multi bool) bool {
+	switch {
+	case c.danger:
+		c.collectMentions()
+		for k := range c.toks {
+			if c.toks[k].flags&tfDanger != 0 {
+				t := &c.toks[k]
+				c.finding(Unverifiable, "", int(t.pos), "calls "+strings.ToLower(c.text(k))+
+					"(), which can read tables that are not named in the SQL text")
+				break
+			}
+		}
+	case multi:
+		if c.collectMentions() {
+			c.finding(Unverifiable, "", int(c.toks[end].pos), "multiple statements in one query text")
+		}
+	case c.suspicious || (c.suspiciousCol && c.anyTenant):
+		c.collectMentions()
+		what := "table"
+		if !c.suspicious {
+			what = "column"
+		}
+		c.finding(Unverifiable, "", c.suspiciousPos,
+			"identifier with non-ASCII or escaped characters may fold to a tenant "+what+" name")
+	default:
+		return false
+	}
+	return true
+}
+
+// nothingToVerify reports a query or write that names no tenant table.
+func (c *checker) nothingToVerify() bool {
+	if c.anyTenant {
+		return false
+	}
+	first := &c.toks[0]
+	if first.kind == tkLParen {
+		return true
+	}
+	if first.kind != tkIdent {
+		return false
+	}
+	switch first.kw {
+	case kwSELECT, kwVALUES, kwINSERT, kwUPDATE, kwDELETE, kwREPLACE:
+		return true
+	}
+	return false
+}
+
+// settle replaces the findings of a statement the parser could not take
+// (opaque: another verb) or failed on by one Unverifiable finding, when it
+// names a tenant table.
+func (c *checker) settle(end int) {
+	switch {
+	case c.opaque:
+		c.first, c.count, c.attempted = nil, 0, ""
+		if c.copiesDatabase(end) {
+			c.collectMentions()
+			c.finding(Unverifiable, "", int(c.toks[0].pos), "VACUUM INTO copies every table")
+			return
+		}
+		if c.collectMentions() {
+			c.finding(Unverifiable, "", int(c.toks[0].pos), c.op+" statement on a tenant table cannot be verified")
+		}
+	case c.failed:
+		c.first, c.count, c.attempted = nil, 0, ""
+		if c.collectMentions() || c.anyTenant {
+			c.finding(Unverifiable, "", c.failPos, c.failMsg)
+		}
+	}
+}
+
+// copiesDatabase reports SQLite's VACUUM ... INTO, which writes a copy of
+// every table (tenant tables included) without naming them.
+func (c *checker) copiesDatabase(end int) bool {
+	if c.g.dialect != SQLite || c.toks[0].kind != tkIdent || !equalFoldASCII(c.text(0), "vacuum") {
+		return false
+	}
+	for k := 1; k < end; k++ {
+		if c.isKw(k, kwINTO) {
+			return true
+		}
+	}
+	return false
+}
+
+func (c *checker) verdict() Verdict {
+	return Verdict{
+		Kind:      c.kind,
+		Operation: c.op,
+		Tables:    c.tables,
+		Finding:   c.first,
+		Findings:  c.count,
+		Attempted: c.attempted,
+	}
+}
+
+// collectMentions adds every tenant table named anywhere in the raw text
+// (strings and comments included) to the verdict and reports whether there
+// was one.
+func (c *checker) collectMentions() bool {
+	return c.g.mentionsFrom(c.sql, &c.tables, false)
+}
+
+func (c *checker) finding(code Code, table string, pos int, detail string) {
+	if table == "" && c.tables.Len() > 0 {
+		table = c.tables.At(0)
+	}
+	c.count++
+	if c.first == nil {
+		c.first = &Finding{Code: code, Table: table, Detail: detail, Pos: pos}
+	}
+}
+
+func (c *checker) fail(i int, msg string) {
+	if c.failed {
+		return
+	}
+	c.failed = true
+	c.failMsg = "unsupported SQL: " + msg
+	if i >= 0 && i < len(c.toks) {
+		c.failPos = int(c.toks[i].pos)
+		c.failMsg += fmt.Sprintf(" near %q", c.snippet(i))
+	} else {
+		c.failPos = len(c.sql)
+		c.failMsg += " at end of statement"
+	}
+}
+
+func (c *checker) snippet(i int) string {
+	s := c.sql[c.toks[i].pos:]
+	if len(s) > 32 {
+		s = s[:32] + "..."
+	}
+	return s
+}
+
+func (c *checker) text(i int) string {
+	t := &c.toks[i]
+	return c.sql[t.pos:t.end]
+}
+
+// content returns an identifier's name without quotes (doubled quotes are
+// left as they are).
+func (c *checker) content(i int) string {
+	t := &c.toks[i]
+	if t.kind == tkQIdent {
+		return c.sql[t.pos+1 : t.end-1]
+	}
+	return c.sql[t.pos:t.end]
+}
+
+func (c *checker) isKw(i int, k kwID) bool {
+	return i >= 0 && i < len(c.toks) && c.toks[i].kind == tkIdent && c.toks[i].kw == k
+}
+
+func (c *checker) isKind(i int, k tokKind) bool {
+	return i >= 0 && i < len(c.toks) && c.toks[i].kind == k
+}
+
+func (c *checker) isName(i int) bool {
+	return i >= 0 && i < len(c.toks) && (c.toks[i].kind == tkIdent || c.toks[i].kind == tkQIdent)
+}
+
+func (c *checker) isEq(i int) bool {
+	return i >= 0 && i < len(c.toks) && c.toks[i].kind == tkOp && c.toks[i].op == opEq
+}
