@@ -256,7 +256,7 @@ func TestSettingAfterRollbackToSavepoint(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer tx.Rollback()
+	defer func() { _ = tx.Rollback() }()
 	for _, st := range []struct {
 		ctx context.Context
 		q   string
