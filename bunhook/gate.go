@@ -19,6 +19,8 @@ import (
 //     built without the hook) goes through the same pipeline by its text,
 //     with no builder query to re-render: an unscoped SELECT is blocked,
 //     not rewritten.
+//   - A statement that names no tenant table runs only if its kind is one
+//     the guard verifies (admit), when a tenant is bound.
 //   - On PostgreSQL the driver layer keeps app.tenant_id equal to the
 //     tenant of each statement's context (Tenant).
 type gate Enforcer
@@ -41,7 +43,7 @@ func (gt *gate) Statement(ctx context.Context, query string) (string, error) {
 	}
 	g := e.guard.Load()
 	if !g.Mentions(query) {
-		return query, nil
+		return query, e.admit(ctx, g, query)
 	}
 	if d := e.decide(ctx, nil, g, statement{query: query}); d.veto != nil {
 		return "", d.veto

@@ -19,7 +19,9 @@ import (
 // in the order they run:
 //
 //  1. classify: does the statement name a tenant-owned table at all
-//     (Guard.Mentions, by the caller)? If not, it runs untouched.
+//     (Guard.Mentions, by the caller)? If not, it runs untouched, unless a
+//     tenant is bound and its kind is one the guard cannot see through
+//     (admit: dynamic SQL, DDL, privileges, server state, ...).
 //  2. resolve the tenant, or the bypass: an explicit bypass runs unscoped
 //     and audited; a sub-query that Scope refused vetoes the statement; no
 //     tenant (or conflicting ones) is a violation.
@@ -92,6 +94,30 @@ func (e *Enforcer) decide(ctx context.Context, span trace.Span, g *sqlguard.Guar
 	o.rewritten = to != ""
 	_ = e.record(ctx, span, &o)
 	return d
+}
+
+const fixNotAllowed = "statements of this kind can reach any tenant's rows in ways the SQL text does not show " +
+	"(dynamic SQL, DDL, privileges, server settings, files): run them outside the tenant scope under " +
+	"scope.WithBypass(ctx, reason), e.g. in a migration or an admin job"
+
+// admit is step 1 for a statement that names no tenant-owned table: under a
+// tenant scope (and no bypass) it runs only if its kind is one the guard
+// verifies (sqlguard's Guard.Admit). It returns the veto, recorded.
+func (e *Enforcer) admit(ctx context.Context, g *sqlguard.Guard, query string) error {
+	if _, ok := scope.BypassFromContext(ctx); ok {
+		return nil
+	}
+	t, ok := scope.FromContext(ctx)
+	if !ok {
+		return nil
+	}
+	v := g.Admit(query)
+	if v.OK() {
+		return nil
+	}
+	o := verdictOutcome(violated, &v, t.String())
+	o.err, o.reason, o.fix = scope.ErrUnscopedQuery, v.Finding.Detail, fixNotAllowed
+	return e.record(ctx, nil, &o)
 }
 
 // verify checks the statement against tenant; a failed model SELECT is

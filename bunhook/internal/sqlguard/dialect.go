@@ -74,8 +74,9 @@ func init() {
 }
 
 // dangerousPGFunctions execute SQL given as text or export whole tables,
-// schemas or databases without naming the tables in SQL: a statement that
-// calls one is never verified on PostgreSQL.
+// read or write server files and large objects, or change settings (such
+// as the app.tenant_id that row-level security reads): whatever else the
+// text names, a statement that calls one is never verified.
 var dangerousPGFunctions = []string{
 	"query_to_xml", "query_to_xmlschema", "query_to_xml_and_xmlschema",
 	"table_to_xml", "table_to_xmlschema", "table_to_xml_and_xmlschema",
@@ -84,6 +85,29 @@ var dangerousPGFunctions = []string{
 	"cursor_to_xml", "cursor_to_xmlschema",
 	"dblink", "dblink_exec", "dblink_open", "dblink_fetch", "dblink_send_query",
 	"dblink_get_result", "ts_stat",
+	"set_config", "pg_read_file", "pg_read_binary_file", "pg_ls_dir", "pg_stat_file",
+	"pg_ls_logdir", "pg_ls_waldir", "pg_ls_tmpdir", "pg_ls_archive_statusdir",
+	"lo_import", "lo_export", "lo_get", "lo_put", "lo_open", "lo_from_bytea", "lo_unlink",
+	"loread", "lowrite", "pg_file_write",
+}
+
+// dangerousMySQLFunctions read server files.
+var dangerousMySQLFunctions = []string{"load_file"}
+
+// dangerousSQLiteFunctions load native code or touch files.
+var dangerousSQLiteFunctions = []string{"load_extension", "readfile", "writefile", "edit", "fts3_tokenizer"}
+
+// dangerousFunctions returns the dangerous functions of dialect d.
+func dangerousFunctions(d Dialect) []string {
+	switch d {
+	case Postgres:
+		return dangerousPGFunctions
+	case MySQL:
+		return dangerousMySQLFunctions
+	case SQLite:
+		return dangerousSQLiteFunctions
+	}
+	return nil
 }
 
 // mayNameTable reports the index of a tenant table that the identifier w,

@@ -110,10 +110,21 @@
 // PRAGMA, HANDLER and other statements, transaction statements that name one
 // (MySQL SET can run a subquery), text with several statements, SELECT ...
 // INTO, the TABLE statement, parenthesised joins, column alias lists on a
-// tenant table, and any syntax the parser does not understand. On
-// PostgreSQL, calls of functions that read tables not named in the text
-// (query_to_xml, table_to_xml, database_to_xml, cursor_to_xml, dblink,
-// ts_stat, ...) are refused whatever the text mentions.
+// tenant table, and any syntax the parser does not understand. Calls of
+// dangerous functions are refused whatever the text mentions: on
+// PostgreSQL those that read tables not named in the text (query_to_xml,
+// table_to_xml, database_to_xml, cursor_to_xml, dblink, ts_stat, ...),
+// read or write server files and large objects (pg_read_file,
+// pg_read_binary_file, pg_ls_dir, lo_import, lo_get, ...) or change
+// settings (set_config); on MySQL load_file; on SQLite load_extension and
+// the file functions.
+//
+// Statements that name no tenant table are not checked by Check. Under a
+// tenant scope the caller asks [Guard.Admit] instead, which admits only
+// queries (SELECT, VALUES, WITH; not SELECT ... INTO), INSERT, REPLACE,
+// UPDATE, DELETE and transaction control, and refuses every other kind
+// (NotAllowed): dynamic SQL, DDL, privileges, SET/RESET/PRAGMA, COPY, LOAD
+// DATA, LOCK, EXPLAIN, SHOW, several statements in one text.
 //
 // # Limits
 //
@@ -121,7 +132,9 @@
 // procedures, triggers, rules or row security policies: register a view
 // over a tenant table as a tenant table itself, and do not let user-defined
 // functions read tenant tables. Stored procedures and prepared statements
-// (CALL p(), EXECUTE s) that do not name a tenant table pass.
+// (CALL p(), EXECUTE s) are refused by Admit under a tenant scope, but a
+// user-defined function called inside a query on shared tables is not
+// (yet) refused.
 //
 // Equality is decided by the database: the tenant column must compare
 // exactly. With a case- or accent-insensitive collation (MySQL's default

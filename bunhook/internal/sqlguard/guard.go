@@ -77,6 +77,12 @@ const (
 	// comment, ambiguous escape, control character, unbalanced
 	// parentheses, MySQL executable comment) and it mentions a tenant table.
 	ParseError
+	// NotAllowed means, from [Guard.Admit], a statement of a kind that never
+	// runs under a tenant scope, whatever it names: dynamic SQL (DO,
+	// PREPARE, EXECUTE, CALL), DDL, privileges and roles, server state (SET,
+	// PRAGMA), COPY, LOAD DATA, LOCK, EXPLAIN, SELECT ... INTO, several
+	// statements in one text.
+	NotAllowed
 )
 
 var (
@@ -89,6 +95,7 @@ var (
 		MissingPredicate: "MissingPredicate", OrEscape: "OrEscape", TenantAssigned: "TenantAssigned",
 		TenantColumnMissing: "TenantColumnMissing", InsertSelect: "InsertSelect",
 		DuplicateKeyUpdate: "DuplicateKeyUpdate", Unverifiable: "Unverifiable", ParseError: "ParseError",
+		NotAllowed: "NotAllowed",
 	}
 )
 
@@ -286,13 +293,11 @@ func New(d Dialect, tenantTables map[string]string) *Guard {
 		}
 	}
 	g.words = buildWordTable(d, g.tables)
-	if d == Postgres {
-		for _, f := range dangerousPGFunctions {
-			if len(f) > g.maxLookup {
-				g.maxLookup = len(f)
-			}
-			g.lenMask |= 1 << uint(len(f))
+	for _, f := range dangerousFunctions(d) {
+		if len(f) > g.maxLookup {
+			g.maxLookup = len(f)
 		}
+		g.lenMask |= 1 << uint(len(f))
 	}
 	for _, t := range g.tables {
 		g.lenMask |= 1 << uint(len(t.name))

@@ -300,7 +300,7 @@ func wordHash(w string) uint64 {
 }
 
 func buildWordTable(d Dialect, tables []tableInfo) wordTable {
-	n := len(keywords) + len(tables) + len(dangerousPGFunctions)
+	n := len(keywords) + len(tables) + len(dangerousFunctions(d))
 	bits := uint(6)
 	for 1<<bits < 4*n {
 		bits++
@@ -328,8 +328,8 @@ func buildWordTable(d Dialect, tables []tableInfo) wordTable {
 	for _, k := range keywords {
 		get(k.word).kw = k.id
 	}
-	if d == Postgres {
-		for _, f := range dangerousPGFunctions {
+	{
+		for _, f := range dangerousFunctions(d) {
 			get(f).danger = true
 		}
 	}

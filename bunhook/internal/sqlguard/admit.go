@@ -1,0 +1,98 @@
+package sqlguard
+
+import "strings"
+
+// Admit decides, for a statement that runs under a tenant scope and names
+// no tenant table (Mentions is false), whether its kind may run at all. A
+// statement the guard cannot see through could reach any tenant's rows in
+// ways the text does not show, so only the kinds Check verifies, and the
+// transaction statements, are admitted: SELECT, VALUES and WITH queries
+// (not SELECT ... INTO, which writes a table, a file or variables),
+// INSERT, REPLACE, UPDATE, DELETE, BEGIN / START TRANSACTION, COMMIT,
+// END, ROLLBACK, SAVEPOINT, RELEASE and SET TRANSACTION. Everything else
+// (dynamic SQL: DO, PREPARE, EXECUTE, EXECUTE IMMEDIATE, CALL, MariaDB's
+// BEGIN NOT ATOMIC; DDL; GRANT, REVOKE and roles; SET, RESET and PRAGMA
+// of server or session state; COPY, LOAD DATA, LOCK, EXPLAIN, SHOW,
+// VACUUM; several statements in one text; text that cannot be read) gets
+// a NotAllowed finding. Calls of dangerous functions are refused as in
+// Check. The verdict's Kind and Operation describe the statement.
+func (g *Guard) Admit(sql string) Verdict {
+	c := checkerPool.Get().(*checker)
+	c.g, c.sql = g, sql
+	v := c.admit()
+	c.reset()
+	checkerPool.Put(c)
+	return v
+}
+
+func (c *checker) admit() Verdict {
+	if !c.lex() {
+		c.kind, c.op = c.kindOfFirst()
+		c.finding(NotAllowed, "", c.lexPos, "the text cannot be read as one statement: "+c.lexErr)
+		return c.verdict()
+	}
+	end, multi := c.statementEnd()
+	c.kind, c.op = c.kindOfFirst()
+	switch {
+	case end == 0 && !multi: // comments and semicolons only
+	case multi:
+		c.finding(NotAllowed, "", int(c.toks[end].pos), "several statements in one text")
+	case c.danger:
+		for k := range c.toks {
+			if t := &c.toks[k]; t.flags&tfDanger != 0 {
+				c.finding(NotAllowed, "", int(t.pos), "calls "+strings.ToLower(c.text(k))+
+					"(), which reads or changes what the SQL text does not show")
+				break
+			}
+		}
+	case !c.admissible(end):
+		what := c.op
+		if c.kind == Select {
+			what = "SELECT ... INTO"
+		}
+		c.finding(NotAllowed, "", int(c.toks[0].pos), what+" statements never run under a tenant scope")
+	}
+	return c.verdict()
+}
+
+// admissible reports whether the statement in toks[:end] is of a kind that
+// Admit admits.
+func (c *checker) admissible(end int) bool {
+	t := &c.toks[0]
+	if t.kind == tkLParen {
+		return c.noInto(end)
+	}
+	if t.kind != tkIdent {
+		return false
+	}
+	switch t.kw {
+	case kwSELECT, kwVALUES, kwWITH:
+		return c.kind != Select || c.noInto(end)
+	case kwINSERT, kwREPLACE, kwUPDATE, kwDELETE:
+		return true
+	case kwBEGIN:
+		// MariaDB's BEGIN NOT ATOMIC ... END is a compound statement.
+		for k := 1; k < end; k++ {
+			if strings.EqualFold(c.text(k), "ATOMIC") {
+				return false
+			}
+		}
+		return true
+	case kwCOMMIT, kwROLLBACK, kwSAVEPOINT, kwRELEASE, kwEND, kwABORT:
+		return true
+	case kwSTART, kwSET:
+		return end > 1 && strings.EqualFold(c.text(1), "TRANSACTION")
+	}
+	return false
+}
+
+// noInto reports whether a query has no INTO (SELECT ... INTO a table, a
+// server file or user variables).
+func (c *checker) noInto(end int) bool {
+	for k := 0; k < end; k++ {
+		if c.toks[k].kind == tkIdent && c.toks[k].kw == kwINTO {
+			return false
+		}
+	}
+	return true
+}
