@@ -132,6 +132,19 @@ func BenchmarkCheckNonTenant(b *testing.B) {
 	}
 }
 
+// BenchmarkAdmitNonTenant is what a statement on shared tables pays under a
+// tenant scope for the statement allow-list (Mentions, then Admit).
+func BenchmarkAdmitNonTenant(b *testing.B) {
+	g := New(Postgres, corpusTables)
+	_, _, _, q := benchQueries(b)
+	b.ReportAllocs()
+	for b.Loop() {
+		if g.Mentions(q) || !g.Admit(q).OK() {
+			b.Fatal("not admitted")
+		}
+	}
+}
+
 func BenchmarkCheckParallel(b *testing.B) {
 	g := New(Postgres, corpusTables)
 	q, _, _, _ := benchQueries(b)
