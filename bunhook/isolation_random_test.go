@@ -53,6 +53,27 @@ func (r *isoRunner) pickIDs(tb isoTable, maxN int) []int64 {
 	return out
 }
 
+// refOK reports whether ref, in a row of tb that the acting tenant inserts
+// through a model, refers to a row of the acting tenant (or to none): the
+// reference check of BeforeInsert refuses anything else with
+// ErrCrossTenant.
+func (r *isoRunner) refOK(tb isoTable, ref int64) bool {
+	var target isoTable
+	switch tb {
+	case tInvoices:
+		target = tCustomers
+	case tItems:
+		target = tInvoices
+	default:
+		return true
+	}
+	if ref == 0 {
+		return true
+	}
+	row, ok := r.m.rows[target][ref]
+	return ok && row.tenant == r.tenant
+}
+
 // pickRef returns a reference for a new or updated row of tb: a row of the
 // acting tenant mostly, of another tenant sometimes (a cross-tenant foreign
 // key), none (invoices) or a dangling id rarely.

@@ -263,9 +263,8 @@ func (r *isoRunner) opCrossFK() {
 		in := &Invoice{Number: r.fresh(tInvoices), CustomerID: cust}
 		r.note("Insert(&Invoice{number=%s customer_id=%d of %s})", in.Number, cust, r.m.rows[tCustomers][cust].tenant)
 		_, err := r.db.NewInsert().Model(in).Exec(r.ctx)
-		r.mustOK(err, "Insert with a cross-tenant customer")
-		id = in.ID
-		r.set(tInvoices, id, mrow{tenant: r.tenant, s: in.Number, ref: cust})
+		r.mustBlock(err, "Insert with a cross-tenant customer", scope.ErrCrossTenant)
+		return
 	}
 	// The joined customer of another tenant must come back nil.
 	in := &Invoice{ID: id}

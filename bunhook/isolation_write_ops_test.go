@@ -39,6 +39,10 @@ func (r *isoRunner) opInsertSingle() {
 	if r.noTenant(err, "Insert") {
 		return
 	}
+	if !r.refOK(tb, row.ref) {
+		r.mustBlock(err, "Insert referring to a row of another tenant, or to none", scope.ErrCrossTenant)
+		return
+	}
 	r.mustOK(err, "Insert")
 	got := isoRows(obj)[0]
 	if got.row.tenant != r.tenant || got.id == 0 {
@@ -75,6 +79,12 @@ func (r *isoRunner) opInsertSlice() {
 		r.mustBlock(err, "Insert slice with a row of another tenant", scope.ErrCrossTenant)
 		return
 	}
+	for _, row := range rows {
+		if !r.refOK(tb, row.ref) {
+			r.mustBlock(err, "Insert slice with a row referring to a row of another tenant, or to none", scope.ErrCrossTenant)
+			return
+		}
+	}
 	r.mustOK(err, "Insert slice")
 	for i, g := range isoRows(dst) {
 		if g.row.tenant != r.tenant || g.id == 0 {
@@ -102,6 +112,10 @@ func (r *isoRunner) opInsertForeign() {
 		}
 		r.note("Insert(&%s%v).Column(%v)", tb, row, cols)
 		_, err := q.Model(isoObj(tb, 0, row)).Column(cols...).Exec(r.ctx)
+		if !r.refOK(tb, row.ref) { // the model hook's reference check runs before the guard
+			r.mustBlock(err, "Insert without the tenant column, referring to another tenant's row", scope.ErrCrossTenant)
+			return
+		}
 		r.mustBlock(err, "Insert without the tenant column", scope.ErrUnscopedQuery)
 		return
 	}
@@ -282,6 +296,10 @@ func (r *isoRunner) opUpsert() {
 	r.note("Insert(&%s{ID:%d %v}).On(CONFLICT (id) DO UPDATE).Set(%s = EXCLUDED.%s) over a row of %s", tb, id, row, scol, scol, cur.tenant)
 	res, err := r.db.NewInsert().Model(obj).On("CONFLICT (id) DO UPDATE").Set("? = EXCLUDED.?", scol, scol).Exec(r.ctx)
 	if r.noTenant(err, "Upsert") {
+		return
+	}
+	if !r.refOK(tb, row.ref) {
+		r.mustBlock(err, "Upsert referring to a row of another tenant, or to none", scope.ErrCrossTenant)
 		return
 	}
 	if cur.tenant != r.tenant {

@@ -86,7 +86,8 @@ func (e *Enforcer) scopeSelect(ctx context.Context, q *bun.SelectQuery, mi *mode
 }
 
 // BeforeInsert fills an empty tenant column with the bound tenant and rejects
-// rows of another tenant; on PostgreSQL and SQLite it restricts ON CONFLICT DO
+// rows of another tenant, and rows whose foreign keys (mapped by bun
+// relations) refer to another tenant's rows; on PostgreSQL and SQLite it restricts ON CONFLICT DO
 // UPDATE to the bound tenant's rows, and on MySQL/MariaDB it rejects ON
 // DUPLICATE KEY UPDATE unless WithDuplicateKeyUpdate was given.
 func (*TenantOwned) BeforeInsert(ctx context.Context, q *bun.InsertQuery) error {
@@ -109,7 +110,7 @@ func (*TenantOwned) BeforeInsert(ctx context.Context, q *bun.InsertQuery) error 
 	case strings.Contains(on, "DO UPDATE"):
 		q.Where("?TableAlias.? = ?", mi.ident, tenant)
 	}
-	return nil
+	return e.checkReferences(ctx, q, mi, tenant)
 }
 
 // BeforeUpdate restricts UPDATE to the bound tenant's rows and fills or checks

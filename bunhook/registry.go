@@ -48,7 +48,8 @@ type Enforcer struct {
 	guard  atomic.Pointer[sqlguard.Guard]
 	models sync.Map // *schema.Table -> *modelInfo
 
-	refusals refusals // sub-queries Scope refused (see Scope)
+	refusals refusals   // sub-queries Scope refused (see Scope)
+	refs     references // foreign keys between tenant-owned tables (references.go)
 }
 
 func newEnforcer(d schema.Dialect, c *config) *Enforcer {
@@ -158,6 +159,7 @@ func (e *Enforcer) modelInfo(tbl *schema.Table) *modelInfo {
 		return v.(*modelInfo)
 	}
 	mi := inspectModel(tbl)
+	e.learnReferences(tbl)
 	if mi.owned && mi.err == nil {
 		// A conflicting declaration makes this model fail closed for good.
 		mi.err = e.registerTable(tbl.Name, mi.column, tbl.Type.String())

@@ -18,6 +18,7 @@ var (
 	deleteFlags      = fieldIndex(reflect.TypeFor[bun.DeleteQuery](), "flags")
 	selectTableModel = fieldIndex(reflect.TypeFor[bun.SelectQuery](), "tableModel")
 	dbStateField     = fieldIndex(reflect.TypeFor[bun.DB](), "noCopyState")
+	insertConnField  = fieldIndex(reflect.TypeFor[bun.InsertQuery](), "conn")
 	forceDeleteBit   = probeForceDeleteBit()
 )
 
@@ -35,6 +36,7 @@ func Pinned() []string {
 		"SelectQuery.whereHasOr": selectWhereHasOr, "UpdateQuery.whereHasOr": updateWhereHasOr,
 		"DeleteQuery.whereHasOr": deleteWhereHasOr, "InsertQuery.on": insertOnField,
 		"DeleteQuery.flags": deleteFlags, "SelectQuery.tableModel": selectTableModel, "DB.noCopyState": dbStateField,
+		"InsertQuery.conn": insertConnField,
 	} {
 		if idx == nil {
 			missing = append(missing, name)
@@ -116,6 +118,20 @@ func SoftDelete(q *bun.DeleteQuery, tbl *schema.Table) bool {
 		return false
 	}
 	return reflect.ValueOf(q).Elem().FieldByIndex(deleteFlags).Uint()&forceDeleteBit == 0
+}
+
+// InsertConn returns the connection q was bound to with Conn (a bun.Tx,
+// bun.Conn, ...), or nil when it runs on its DB's pool.
+func InsertConn(q *bun.InsertQuery) bun.IConn {
+	if insertConnField == nil {
+		return nil
+	}
+	f := reflect.ValueOf(q).Elem().FieldByIndex(insertConnField)
+	if f.Kind() != reflect.Interface || f.IsNil() || !f.CanAddr() {
+		return nil
+	}
+	c, _ := writable(f).Interface().(bun.IConn)
+	return c
 }
 
 var selectQueryPtr = reflect.TypeFor[*bun.SelectQuery]()

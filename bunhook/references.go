@@ -1,0 +1,166 @@
+package bunhook
+
+import (
+	"context"
+	"fmt"
+	"reflect"
+	"strings"
+	"sync"
+
+	"github.com/uptrace/bun"
+	"github.com/uptrace/bun/schema"
+
+	"github.com/tenantshield/tenantshield-go/bunhook/internal/bunx"
+	"github.com/tenantshield/tenantshield-go/scope"
+)
+
+// Tenant-consistent references. A row of a tenant-owned table that holds
+// the key of a row of another tenant-owned table (a foreign key that a bun
+// relation maps) must point at a row of the bound tenant: otherwise tenant
+// A's invoice could name tenant B's customer, which the database's foreign
+// key accepts (it cannot see tenants) and B's row could later be reached or
+// cascaded through it. The references come from the relations of every
+// registered model: belongs-to (this table's column → the joined table's
+// key) and has-one / has-many (the joined table's column → this table's
+// key). Only single-column keys are checked.
+
+// reference is a column of a child table that holds the key of a row of a
+// parent table.
+type reference struct {
+	column string // on the child table
+	parent *schema.Table
+	key    string // on the parent table
+}
+
+// references maps a lower-case child table name to its references.
+type references struct {
+	mu sync.RWMutex
+	m  map[string][]reference
+}
+
+func (r *references) add(child string, ref reference) {
+	key := strings.ToLower(child)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.m == nil {
+		r.m = map[string][]reference{}
+	}
+	for _, x := range r.m[key] {
+		if x.column == ref.column && x.parent.Name == ref.parent.Name {
+			return
+		}
+	}
+	r.m[key] = append(r.m[key], ref)
+}
+
+func (r *references) of(child string) []reference {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	return r.m[strings.ToLower(child)]
+}
+
+// learnReferences records the references that the relations of tbl map.
+func (e *Enforcer) learnReferences(tbl *schema.Table) {
+	for _, rel := range tbl.Relations {
+		if rel.JoinTable == nil || len(rel.BasePKs) != 1 || len(rel.JoinPKs) != 1 {
+			continue
+		}
+		switch rel.Type {
+		case schema.BelongsToRelation:
+			e.refs.add(tbl.Name, reference{column: rel.BasePKs[0].Name, parent: rel.JoinTable, key: rel.JoinPKs[0].Name})
+		case schema.HasOneRelation, schema.HasManyRelation:
+			e.refs.add(rel.JoinTable.Name, reference{column: rel.JoinPKs[0].Name, parent: tbl, key: rel.BasePKs[0].Name})
+		}
+	}
+}
+
+// checkReferences verifies that the rows q inserts refer only to rows of
+// tenant in tenant-owned tables. It counts the referenced rows of the bound
+// tenant with one scoped query per reference, on q's own connection or
+// transaction (so that a parent inserted earlier in the transaction is
+// seen).
+func (e *Enforcer) checkReferences(ctx context.Context, q *bun.InsertQuery, mi *modelInfo, tenant string) error {
+	refs := e.refs.of(mi.table.Name)
+	if len(refs) == 0 {
+		return nil
+	}
+	rows := modelRows(q.GetModel(), mi)
+	for _, ref := range refs {
+		pmi := e.modelInfo(ref.parent)
+		f, ok := mi.table.FieldMap[ref.column]
+		if !pmi.owned || pmi.err != nil || !ok {
+			continue
+		}
+		keys := make(map[any]struct{})
+		var vals []any
+		for _, row := range rows {
+			fv := f.Value(row)
+			if fv.IsZero() {
+				continue // no reference
+			}
+			for fv.Kind() == reflect.Pointer {
+				fv = fv.Elem()
+			}
+			v := fv.Interface()
+			if _, dup := keys[v]; !dup {
+				keys[v] = struct{}{}
+				vals = append(vals, v)
+			}
+		}
+		if len(vals) == 0 {
+			continue
+		}
+		sel := q.DB().NewSelect()
+		if c := bunx.InsertConn(q); c != nil {
+			sel = sel.Conn(c)
+		}
+		var n int
+		err := sel.ColumnExpr("count(DISTINCT p.?)", bun.Ident(ref.key)).TableExpr("? AS p", bun.Ident(ref.parent.Name)).
+			Where("p.? = ?", pmi.ident, tenant).Where("p.? IN (?)", bun.Ident(ref.key), bun.List(vals)).Scan(ctx, &n)
+		if err != nil {
+			return fmt.Errorf("bunhook: checking that %s.%s refers to rows of tenant %q: %w", mi.table.Name, ref.column, tenant, err)
+		}
+		if n < len(vals) {
+			o := modelOutcome(violated, "INSERT", mi, tenant, true)
+			o.err = scope.ErrCrossTenant
+			o.reason = fmt.Sprintf("%s.%s refers to a row of %s that is not the bound tenant's (another tenant's, or none)",
+				mi.table.Name, ref.column, ref.parent.Name)
+			o.fix = "refer only to rows of the bound tenant; a row's tenant never changes, so neither may its references cross tenants"
+			return e.record(ctx, nil, &o)
+		}
+	}
+	return nil
+}
+
+// modelRows returns the struct rows of model that are rows of mi's table.
+func modelRows(model bun.Model, mi *modelInfo) []reflect.Value {
+	if model == nil {
+		return nil
+	}
+	v := reflect.ValueOf(model.Value())
+	if !v.IsValid() || (v.Kind() == reflect.Pointer && v.IsNil()) {
+		return nil
+	}
+	v = reflect.Indirect(v)
+	var rows []reflect.Value
+	add := func(row reflect.Value) {
+		for row.Kind() == reflect.Pointer {
+			if row.IsNil() {
+				return
+			}
+			row = row.Elem()
+		}
+		if row.Kind() == reflect.Struct && row.Type() == mi.table.Type {
+			rows = append(rows, row)
+		}
+	}
+	switch v.Kind() {
+	case reflect.Struct:
+		add(v)
+	case reflect.Slice, reflect.Array:
+		for i := 0; i < v.Len(); i++ {
+			add(v.Index(i))
+		}
+	}
+	return rows
+}
