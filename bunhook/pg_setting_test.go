@@ -93,3 +93,71 @@ func TestPostgresSettingSavepointsAndRaw(t *testing.T) {
 		})
 	}
 }
+
+// TestPostgresSettingAfterTextTransactionControl: transaction control sent
+// as statement text, which the driver layer does not manage, never leaves
+// a statement running with another tenant's app.tenant_id.
+func TestPostgresSettingAfterTextTransactionControl(t *testing.T) {
+	for _, kind := range []string{"pg", "pgx"} {
+		t.Run(kind, func(t *testing.T) {
+			t.Parallel()
+			td := openTestDB(t, kind)
+			td.db.SetMaxOpenConns(1)
+			a, b := tenantCtx(t, "A"), tenantCtx(t, "B")
+			bg := context.Background()
+			must := func(err error) {
+				t.Helper()
+				if err != nil {
+					t.Fatal(err)
+				}
+			}
+
+			// BEGIN and ROLLBACK as text on a pinned connection restore A's
+			// value under the session-level B.
+			if got := currentSetting(a, t, td.db); got != "A" {
+				t.Fatalf("under A: %q", got)
+			}
+			conn, err := td.db.Conn(bg)
+			must(err)
+			_, err = conn.ExecContext(a, "BEGIN")
+			must(err)
+			if got := currentSetting(b, t, conn); got != "B" {
+				t.Fatalf("under B after a text BEGIN: %q", got)
+			}
+			_, err = conn.ExecContext(b, "ROLLBACK")
+			must(err)
+			if got := currentSetting(b, t, conn); got != "B" {
+				t.Fatalf("under B after a text ROLLBACK: %q", got)
+			}
+			must(conn.Close())
+			if got := currentSetting(b, t, td.db); got != "B" {
+				t.Fatalf("the next user of the pooled connection, under B: %q", got)
+			}
+
+			// COMMIT as text inside a driver transaction ends it.
+			tx, err := td.db.BeginTx(a, nil)
+			must(err)
+			_, err = tx.ExecContext(a, "COMMIT")
+			must(err)
+			if got := currentSetting(b, t, tx); got != "B" {
+				t.Fatalf("under B after a text COMMIT in a transaction: %q", got)
+			}
+			_ = tx.Rollback()
+
+			// ROLLBACK WORK TO SAVEPOINT, spelled the long way.
+			tx, err = td.db.BeginTx(a, nil)
+			must(err)
+			_, err = tx.ExecContext(a, "SAVEPOINT s1")
+			must(err)
+			if got := currentSetting(b, t, tx); got != "B" {
+				t.Fatalf("in the savepoint under B: %q", got)
+			}
+			_, err = tx.ExecContext(b, "/* c */ ROLLBACK WORK TO SAVEPOINT s1")
+			must(err)
+			if got := currentSetting(b, t, tx); got != "B" {
+				t.Fatalf("after ROLLBACK WORK TO under B: %q", got)
+			}
+			must(tx.Rollback())
+		})
+	}
+}

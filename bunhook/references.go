@@ -2,6 +2,7 @@ package bunhook
 
 import (
 	"context"
+	"database/sql/driver"
 	"fmt"
 	"reflect"
 	"strings"
@@ -62,14 +63,17 @@ func (r *references) of(child string) []reference {
 // learnReferences records the references that the relations of tbl map.
 func (e *Enforcer) learnReferences(tbl *schema.Table) {
 	for _, rel := range tbl.Relations {
-		if rel.JoinTable == nil || len(rel.BasePKs) != 1 || len(rel.JoinPKs) != 1 {
-			continue
+		if rel.JoinTable == nil || len(rel.BasePKs) != 1 || len(rel.JoinPKs) != 1 || rel.PolymorphicField != nil {
+			continue // composite keys and polymorphic relations are not checked
 		}
-		switch rel.Type {
-		case schema.BelongsToRelation:
-			e.refs.add(tbl.Name, reference{column: rel.BasePKs[0].Name, parent: rel.JoinTable, key: rel.JoinPKs[0].Name})
-		case schema.HasOneRelation, schema.HasManyRelation:
-			e.refs.add(rel.JoinTable.Name, reference{column: rel.JoinPKs[0].Name, parent: tbl, key: rel.BasePKs[0].Name})
+		base, join := rel.BasePKs[0], rel.JoinPKs[0]
+		switch {
+		case rel.Type == schema.BelongsToRelation,
+			// has-one with the foreign key on this table (join:profile_id=id)
+			rel.Type == schema.HasOneRelation && !base.IsPK && join.IsPK:
+			e.refs.add(tbl.Name, reference{column: base.Name, parent: rel.JoinTable, key: join.Name})
+		case rel.Type == schema.HasOneRelation, rel.Type == schema.HasManyRelation:
+			e.refs.add(rel.JoinTable.Name, reference{column: join.Name, parent: tbl, key: base.Name})
 		}
 	}
 }
@@ -91,19 +95,16 @@ func (e *Enforcer) checkReferences(ctx context.Context, q *bun.InsertQuery, mi *
 		if !pmi.owned || pmi.err != nil || !ok {
 			continue
 		}
-		keys := make(map[any]struct{})
+		keys := make(map[string]struct{})
 		var vals []any
 		for _, row := range rows {
-			fv := f.Value(row)
-			if fv.IsZero() {
+			v, ok := referenceValue(f.Value(row))
+			if !ok {
 				continue // no reference
 			}
-			for fv.Kind() == reflect.Pointer {
-				fv = fv.Elem()
-			}
-			v := fv.Interface()
-			if _, dup := keys[v]; !dup {
-				keys[v] = struct{}{}
+			k := fmt.Sprintf("%T:%v", v, v) // also for []byte keys
+			if _, dup := keys[k]; !dup {
+				keys[k] = struct{}{}
 				vals = append(vals, v)
 			}
 		}
@@ -130,6 +131,30 @@ func (e *Enforcer) checkReferences(ctx context.Context, q *bun.InsertQuery, mi *
 		}
 	}
 	return nil
+}
+
+// referenceValue returns the key a foreign-key field holds, as the driver
+// will see it, and false when it holds none (zero, nil, an invalid
+// sql.Null*).
+func referenceValue(fv reflect.Value) (any, bool) {
+	if !fv.IsValid() || fv.IsZero() {
+		return nil, false
+	}
+	v := fv.Interface()
+	if dv, ok := v.(driver.Valuer); ok {
+		x, err := dv.Value()
+		if err != nil || x == nil {
+			return nil, false
+		}
+		return x, true
+	}
+	for fv.Kind() == reflect.Pointer {
+		if fv.IsNil() {
+			return nil, false
+		}
+		fv = fv.Elem()
+	}
+	return fv.Interface(), true
 }
 
 // modelRows returns the struct rows of model that are rows of mi's table.

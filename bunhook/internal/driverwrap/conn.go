@@ -32,9 +32,12 @@ func newConn(inner driver.Conn, cfg *Config) *Conn { return &Conn{inner: inner, 
 
 // Unwrap returns the driver's own connection, for driver-specific features
 // reached through sql.Conn.Raw (such as COPY). Statements run on it are not
-// guarded, so a session-level tenant setting is cleared first (outside a
-// transaction): nothing run on the bare connection inherits a tenant. If
-// clearing fails the connection is marked bad, and the pool discards it.
+// guarded. Outside a transaction a session-level tenant setting is cleared
+// first, so that nothing run on the bare connection inherits a tenant (in a
+// transaction the setting is the transaction's own tenant). If clearing
+// fails the connection is marked bad and the pool discards it after this
+// use; the caller's use of the bare connection is not stopped (Unwrap
+// cannot return an error).
 func (c *Conn) Unwrap() driver.Conn {
 	if !c.inTx && c.sessionTenant != "" {
 		if err := c.setTenant(context.Background(), "", false); err != nil {
@@ -54,11 +57,8 @@ func (c *Conn) admit(ctx context.Context, query string) (string, error) {
 	if err := c.syncTenant(ctx); err != nil {
 		return "", err
 	}
-	if c.inTx && rollsBackToSavepoint(run) {
-		// ROLLBACK TO SAVEPOINT restores the setting of the savepoint's
-		// time, which this connection did not record: set it again before
-		// the next statement.
-		c.txTenant = unknownTenant
+	if c.cfg.Setting != "" {
+		c.afterStatement(run)
 	}
 	return run, nil
 }

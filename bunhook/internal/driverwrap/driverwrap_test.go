@@ -194,25 +194,25 @@ func TestTenantSetting(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	mustExec(a, "S1")
-	mustExec(a, "S2") // same tenant on the same connection: no round trip
+	mustExec(a, "SELECT 1")
+	mustExec(a, "SELECT 2") // same tenant on the same connection: no round trip
 	tx, err := db.BeginTx(a, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := tx.ExecContext(tenant("B"), "S3"); err != nil { // another tenant inside the transaction
+	if _, err := tx.ExecContext(tenant("B"), "SELECT 3"); err != nil { // another tenant inside the transaction
 		t.Fatal(err)
 	}
 	if err := tx.Commit(); err != nil {
 		t.Fatal(err)
 	}
-	mustExec(context.Background(), "S4")
+	mustExec(context.Background(), "SELECT 4")
 	want := []string{
-		"SELECT set_config('app.tenant_id', 'A', false)", "S1",
-		"S2",
+		"SELECT set_config('app.tenant_id', 'A', false)", "SELECT 1",
+		"SELECT 2",
 		"BEGIN", // the session value is A already: nothing to set locally
-		"SELECT set_config('app.tenant_id', 'B', true)", "S3", "COMMIT",
-		"SELECT set_config('app.tenant_id', '', false)", "S4", // no tenant: cleared before it runs
+		"SELECT set_config('app.tenant_id', 'B', true)", "SELECT 3", "COMMIT",
+		"SELECT set_config('app.tenant_id', '', false)", "SELECT 4", // no tenant: cleared before it runs
 	}
 	if got := fd.take(); !slices.Equal(got, want) {
 		t.Fatalf("driver log\n got  %q\n want %q", got, want)
@@ -260,17 +260,19 @@ func TestSettingAfterRollbackToSavepoint(t *testing.T) {
 	for _, st := range []struct {
 		ctx context.Context
 		q   string
-	}{{a, "SAVEPOINT s1"}, {b, "S1"}, {b, " rollback\tTO s1"}, {b, "S2"}, {b, "ROLLBACK TOO_LATE"}, {b, "S3"}} {
+	}{{a, "SAVEPOINT s1"}, {b, "SELECT 1"}, {b, " rollback\tTO s1"}, {b, "SELECT 2"}, {b, "ROLLBACK TOO_LATE"}, {b, "SELECT 3"}} {
 		if _, err := tx.ExecContext(st.ctx, st.q); err != nil {
 			t.Fatal(err)
 		}
 	}
 	want := []string{
 		"BEGIN", "SELECT set_config('app.tenant_id', 'A', true)", "SAVEPOINT s1",
-		"SELECT set_config('app.tenant_id', 'B', true)", "S1", " rollback\tTO s1",
+		"SELECT set_config('app.tenant_id', 'B', true)", "SELECT 1", " rollback\tTO s1",
 		// the rollback restored A: B is set again before S2
-		"SELECT set_config('app.tenant_id', 'B', true)", "S2",
-		"ROLLBACK TOO_LATE", "S3", // not a ROLLBACK TO
+		"SELECT set_config('app.tenant_id', 'B', true)", "SELECT 2",
+		// not a ROLLBACK TO: the transaction ended, the setting goes back
+		// to session level
+		"ROLLBACK TOO_LATE", "SELECT set_config('app.tenant_id', 'B', false)", "SELECT 3",
 	}
 	if got := fd.take(); !slices.Equal(got, want) {
 		t.Fatalf("driver log\n got  %q\n want %q", got, want)
@@ -302,13 +304,21 @@ func TestUnwrapClearsTheSessionSetting(t *testing.T) {
 	}
 }
 
-func TestRollsBackToSavepoint(t *testing.T) {
-	for q, want := range map[string]bool{
-		"ROLLBACK TO s": true, "rollback to savepoint s": true, "  ROLLBACK\n\tTO s": true, "ROLLBACK TO": true,
-		"ROLLBACK": false, "ROLLBACK TOP": false, "ROLLBACKTO s": false, "RELEASE SAVEPOINT s": false, "": false,
+func TestClassify(t *testing.T) {
+	for q, want := range map[string]statementClass{
+		"SELECT 1": plainStatement, "  (SELECT 1)": plainStatement, "/* c */ UPDATE t SET x = 1": plainStatement,
+		"with x as (select 1) select * from x": plainStatement, "-- c\nINSERT INTO t VALUES (1)": plainStatement,
+		"SELECT set_config('app.tenant_id', 'B', false)": otherStatement, `SELECT "SET_CONFIG"('a', 'b', true)`: otherStatement,
+		"COMMIT": endsTransaction, "end": endsTransaction, "ABORT": endsTransaction, "ROLLBACK": endsTransaction,
+		"ROLLBACK WORK": endsTransaction, "PREPARE TRANSACTION 'x'": endsTransaction, "COMMIT AND CHAIN": endsTransaction,
+		"ROLLBACK TO s": otherStatement, "rollback work to savepoint s": otherStatement, "/*c*/ ROLLBACK TRANSACTION TO s": otherStatement,
+		"/* a /* nested */ comment */ ROLLBACK TO s": otherStatement,
+		"BEGIN": otherStatement, "SAVEPOINT s": otherStatement, "RELEASE s": otherStatement, "SET app.tenant_id = 'B'": otherStatement,
+		"RESET ALL": otherStatement, "DISCARD ALL": otherStatement, "": otherStatement, "-- only a comment": otherStatement,
+		"/* unterminated": otherStatement, "PREPARE p AS SELECT 1": otherStatement,
 	} {
-		if got := rollsBackToSavepoint(q); got != want {
-			t.Errorf("rollsBackToSavepoint(%q) = %v, want %v", q, got, want)
+		if got := classify(q); got != want {
+			t.Errorf("classify(%q) = %d, want %d", q, got, want)
 		}
 	}
 }

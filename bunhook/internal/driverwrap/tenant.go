@@ -63,19 +63,113 @@ func (c *Conn) setTenant(ctx context.Context, tenant string, local bool) error {
 	return nil
 }
 
-// rollsBackToSavepoint reports whether query is ROLLBACK TO [SAVEPOINT] ...
-// (ASCII case-insensitive, after leading white space).
-func rollsBackToSavepoint(query string) bool {
-	q := strings.TrimLeft(query, " \t\r\n")
-	if len(q) < len("ROLLBACK TO") || !strings.EqualFold(q[:len("ROLLBACK")], "ROLLBACK") {
-		return false
+// afterStatement forgets what the connection knows of the setting when
+// query, about to run, may change it behind the connection's back, so that
+// the next statement sets it again: transaction control sent as text
+// (BEGIN on a sql.Conn, then ROLLBACK, restores an earlier value; COMMIT
+// sent as text inside a driver transaction ends the transaction-local
+// value; ROLLBACK TO SAVEPOINT restores the savepoint's), SET, RESET,
+// DISCARD and anything else that is not a plain query or DML, and any text
+// that calls set_config. A COMMIT, END, ABORT, ROLLBACK or PREPARE
+// TRANSACTION sent as text also ends the connection's transaction: later
+// statements are set at session level.
+func (c *Conn) afterStatement(query string) {
+	switch classify(query) {
+	case plainStatement:
+		return
+	case endsTransaction:
+		c.inTx = false
 	}
-	rest := q[len("ROLLBACK"):]
-	if len(rest) == 0 || isWordByte(rest[0]) {
-		return false
+	c.sessionTenant, c.txTenant = unknownTenant, unknownTenant
+}
+
+type statementClass uint8
+
+const (
+	plainStatement  statementClass = iota // a query or DML that cannot change the setting
+	otherStatement                        // may change the setting
+	endsTransaction                       // ends the current transaction
+)
+
+// classify reads the first word of query (after white space, comments and
+// opening parentheses).
+func classify(query string) statementClass {
+	w, rest := firstWord(query)
+	switch strings.ToUpper(w) {
+	case "SELECT", "INSERT", "UPDATE", "DELETE", "WITH", "VALUES", "TABLE":
+		if containsFold(query, "set_config") {
+			return otherStatement
+		}
+		return plainStatement
+	case "COMMIT", "END", "ABORT":
+		return endsTransaction
+	case "PREPARE":
+		if next, _ := firstWord(rest); strings.EqualFold(next, "TRANSACTION") {
+			return endsTransaction
+		}
+	case "ROLLBACK":
+		next, after := firstWord(rest)
+		if strings.EqualFold(next, "WORK") || strings.EqualFold(next, "TRANSACTION") {
+			next, _ = firstWord(after)
+		}
+		if !strings.EqualFold(next, "TO") {
+			return endsTransaction
+		}
 	}
-	rest = strings.TrimLeft(rest, " \t\r\n")
-	return len(rest) >= 2 && strings.EqualFold(rest[:2], "TO") && (len(rest) == 2 || !isWordByte(rest[2]))
+	return otherStatement
+}
+
+// firstWord returns the first word of s after white space, comments
+// (-- to end of line, /* */ nested as PostgreSQL nests them) and opening
+// parentheses, and the text after it.
+func firstWord(s string) (word, rest string) {
+	i := 0
+	for i < len(s) {
+		switch {
+		case s[i] == ' ' || s[i] == '\t' || s[i] == '\n' || s[i] == '\r' || s[i] == '(':
+			i++
+		case strings.HasPrefix(s[i:], "--"):
+			j := strings.IndexAny(s[i:], "\n\r")
+			if j < 0 {
+				return "", ""
+			}
+			i += j
+		case strings.HasPrefix(s[i:], "/*"):
+			depth := 0
+			for i < len(s) {
+				if strings.HasPrefix(s[i:], "/*") {
+					depth++
+					i += 2
+				} else if strings.HasPrefix(s[i:], "*/") {
+					depth--
+					i += 2
+					if depth == 0 {
+						break
+					}
+				} else {
+					i++
+				}
+			}
+		default:
+			j := i
+			for j < len(s) && isWordByte(s[j]) {
+				j++
+			}
+			return s[i:j], s[j:]
+		}
+	}
+	return "", ""
+}
+
+// containsFold reports whether s contains the lower-case ASCII word w, in
+// any case.
+func containsFold(s, w string) bool {
+	for i := 0; i+len(w) <= len(s); i++ {
+		if s[i]|0x20 == w[0] && strings.EqualFold(s[i:i+len(w)], w) {
+			return true
+		}
+	}
+	return false
 }
 
 func isWordByte(b byte) bool {

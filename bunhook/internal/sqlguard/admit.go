@@ -45,6 +45,8 @@ func (c *checker) admit() Verdict {
 				break
 			}
 		}
+	case c.suspicious || c.suspiciousCol:
+		c.finding(NotAllowed, "", c.suspiciousPos, "an identifier with escaped or non-ASCII characters may spell another name")
 	case !c.admissible(end):
 		what := c.op
 		if c.kind == Select {
@@ -67,9 +69,12 @@ func (c *checker) admissible(end int) bool {
 	}
 	switch t.kw {
 	case kwSELECT, kwVALUES, kwWITH:
-		return c.kind != Select || c.noInto(end)
+		if c.kind != Select {
+			return c.noCatalog(end) // a data-modifying WITH
+		}
+		return c.noInto(end)
 	case kwINSERT, kwREPLACE, kwUPDATE, kwDELETE:
-		return true
+		return c.noCatalog(end)
 	case kwBEGIN:
 		// MariaDB's BEGIN NOT ATOMIC ... END is a compound statement.
 		for k := 1; k < end; k++ {
@@ -92,6 +97,27 @@ func (c *checker) noInto(end int) bool {
 	for k := 0; k < end; k++ {
 		if c.toks[k].kind == tkIdent && c.toks[k].kw == kwINTO {
 			return false
+		}
+	}
+	return true
+}
+
+// noCatalog reports whether a write names no system catalog (as a table or
+// a schema qualifier), quoted or not.
+func (c *checker) noCatalog(end int) bool {
+	for k := 0; k < end; k++ {
+		t := &c.toks[k]
+		if t.kind != tkIdent && t.kind != tkQIdent {
+			continue
+		}
+		name := c.text(k)
+		if t.kind == tkQIdent && len(name) >= 2 {
+			name = name[1 : len(name)-1]
+		}
+		for _, cat := range systemCatalogs {
+			if strings.EqualFold(name, cat) {
+				return false
+			}
 		}
 	}
 	return true

@@ -68,6 +68,26 @@ func TestAdmit(t *testing.T) {
 		{Postgres, "EXPLAIN ANALYZE DELETE FROM currencies", false},
 		{MySQL, "SHOW PROCESSLIST", false},
 		{Postgres, "'unterminated", false},
+		// Quoting does not make a dangerous function safe.
+		{Postgres, `SELECT "set_config"('app.tenant_id', 'B', false)`, false},
+		{Postgres, `SELECT pg_catalog."set_config"('app.tenant_id', 'B', false)`, false},
+		{Postgres, `SELECT U&"set\005fconfig"('app.tenant_id', 'B', false)`, false},
+		{Postgres, `SELECT "query_to_xml"('SELECT * FROM inv' || 'oices', true, false, '')`, false},
+		{MySQL, "SELECT `load_file`('/etc/hostname')", false},
+		{SQLite, `SELECT "load_extension"('x')`, false},
+		{SQLite, `SELECT [load_extension]('x')`, false},
+		// SQL as text, other sessions, the server.
+		{Postgres, "SELECT ts_rewrite('a'::tsquery, 'SELECT 1')", false},
+		{Postgres, "SELECT pg_terminate_backend(42)", false},
+		{Postgres, "SELECT pg_logical_slot_get_changes('s', NULL, NULL)", false},
+		// Writes to catalogs are settings, roles and privileges.
+		{Postgres, "UPDATE pg_settings SET setting = 'x' WHERE name = 'search_path'", false},
+		{Postgres, `UPDATE "pg_authid" SET rolbypassrls = true`, false},
+		{MySQL, "UPDATE mysql.user SET Super_priv = 'Y'", false},
+		{MySQL, "INSERT INTO mysql.db (Host) VALUES ('%')", false},
+		{Postgres, "WITH x AS (UPDATE pg_settings SET setting = 'x' RETURNING 1) SELECT * FROM x", false},
+		// Reading catalogs is left to the closed world of relations.
+		{Postgres, "SELECT name FROM pg_settings", true},
 	}
 	for _, tc := range cases {
 		g := New(tc.d, map[string]string{"invoices": "tenant_id"})
@@ -91,5 +111,24 @@ func TestAdmitDoesNotAllocate(t *testing.T) {
 	g.Admit(q)
 	if n := testing.AllocsPerRun(100, func() { g.Admit(q) }); n != 0 {
 		t.Fatalf("Admit of an admitted statement allocates %v times", n)
+	}
+}
+
+// TestCheckRefusesQuotedDangerousFunctions: a quoted dangerous function in
+// a statement that names a tenant table only in a string is refused, not
+// verified as "no tenant table read".
+func TestCheckRefusesQuotedDangerousFunctions(t *testing.T) {
+	g := New(Postgres, map[string]string{"invoices": "tenant_id"})
+	for _, q := range []string{
+		`SELECT "query_to_xml"('SELECT * FROM invoices', true, false, '')`,
+		`SELECT pg_catalog."query_to_xml"('SELECT * FROM invoices', true, false, '')`,
+		`SELECT "set_config"('app.tenant_id', 'B', false) FROM invoices WHERE tenant_id = 'A'`,
+	} {
+		if !g.Mentions(q) {
+			t.Errorf("Mentions(%q) = false", q)
+		}
+		if v := g.Check(q, "A"); v.OK() {
+			t.Errorf("Check(%q) verified it", q)
+		}
 	}
 }

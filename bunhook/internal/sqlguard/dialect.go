@@ -74,9 +74,10 @@ func init() {
 }
 
 // dangerousPGFunctions execute SQL given as text or export whole tables,
-// read or write server files and large objects, or change settings (such
-// as the app.tenant_id that row-level security reads): whatever else the
-// text names, a statement that calls one is never verified.
+// read or write server files and large objects, change settings (such as
+// the app.tenant_id that row-level security reads), read other sessions'
+// changes or act on the server and other sessions: whatever else the text
+// names, a statement that calls one (quoted or not) is never verified.
 var dangerousPGFunctions = []string{
 	"query_to_xml", "query_to_xmlschema", "query_to_xml_and_xmlschema",
 	"table_to_xml", "table_to_xmlschema", "table_to_xml_and_xmlschema",
@@ -89,6 +90,10 @@ var dangerousPGFunctions = []string{
 	"pg_ls_logdir", "pg_ls_waldir", "pg_ls_tmpdir", "pg_ls_archive_statusdir",
 	"lo_import", "lo_export", "lo_get", "lo_put", "lo_open", "lo_from_bytea", "lo_unlink",
 	"loread", "lowrite", "pg_file_write",
+	"ts_rewrite", "pg_logical_slot_get_changes", "pg_logical_slot_peek_changes",
+	"pg_logical_slot_get_binary_changes", "pg_logical_slot_peek_binary_changes",
+	"pg_terminate_backend", "pg_cancel_backend", "pg_notify", "pg_reload_conf", "pg_rotate_logfile",
+	"pg_promote", "pg_switch_wal", "pg_create_restore_point",
 }
 
 // dangerousMySQLFunctions read server files.
@@ -96,6 +101,16 @@ var dangerousMySQLFunctions = []string{"load_file"}
 
 // dangerousSQLiteFunctions load native code or touch files.
 var dangerousSQLiteFunctions = []string{"load_extension", "readfile", "writefile", "edit", "fts3_tokenizer"}
+
+// systemCatalogs are names that a write under a tenant scope may not name:
+// catalogs whose rows are server settings, roles and privileges
+// (UPDATE pg_settings is SET, UPDATE mysql.user is GRANT).
+var systemCatalogs = []string{
+	"pg_catalog", "pg_settings", "pg_authid", "pg_auth_members", "pg_db_role_setting", "pg_class",
+	"pg_proc", "pg_namespace", "pg_attribute", "pg_database", "information_schema",
+	"mysql", "performance_schema", "sys",
+	"sqlite_master", "sqlite_schema", "sqlite_temp_master", "sqlite_sequence",
+}
 
 // dangerousFunctions returns the dangerous functions of dialect d.
 func dangerousFunctions(d Dialect) []string {

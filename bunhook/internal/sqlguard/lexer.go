@@ -460,6 +460,7 @@ func (c *checker) lexQuoted(toks []token, i int, closeq byte) ([]token, int) {
 	}
 	if flags&tfDoubled == 0 {
 		t.match = c.quotedTable(name)
+		c.quotedDanger(t, name)
 	}
 	if flags&tfNonASCII != 0 {
 		c.checkNonASCII(content, t, i)
@@ -481,11 +482,18 @@ func (c *checker) fastQuotedIdent(toks *[]token, i int, quote byte) (next int, o
 		return i, false
 	}
 	*toks = pushTok(*toks, i, j+1, tkQIdent)
-	// quotedTable, with lookupTable written out: this is the hot path.
-	if name := s[i+1 : j]; c.g.tblLenMask&(1<<uint(len(name))) != 0 {
-		if e := c.g.words.lookup(name); e != nil && e.tbl != 0 {
-			(*toks)[len(*toks)-1].match = int32(e.tbl)
-			c.anyTenant = true
+	// quotedTable and quotedDanger, written out: this is the hot path.
+	if name := s[i+1 : j]; c.g.lenMask&(1<<uint(len(name))) != 0 {
+		if e := c.g.words.lookup(name); e != nil {
+			t := &(*toks)[len(*toks)-1]
+			if e.tbl != 0 {
+				t.match = int32(e.tbl)
+				c.anyTenant = true
+			}
+			if e.danger {
+				t.flags |= tfDanger
+				c.danger = true
+			}
 		}
 	}
 	return j + 1, true

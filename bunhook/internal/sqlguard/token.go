@@ -104,6 +104,18 @@ func (c *checker) quotedTable(name string) int32 {
 	return c.lookupTable(name)
 }
 
+// quotedDanger marks a quoted identifier that names a dangerous function:
+// quoting does not make a call safe ("set_config"(...) is set_config).
+func (c *checker) quotedDanger(t *token, name string) {
+	if c.g.lenMask&(1<<uint(len(name))) == 0 {
+		return
+	}
+	if e := c.g.words.lookup(name); e != nil && e.danger {
+		t.flags |= tfDanger
+		c.danger = true
+	}
+}
+
 // lookupTable is quotedTable for a name whose length is a tenant table's.
 func (c *checker) lookupTable(name string) int32 {
 	if e := c.g.words.lookup(name); e != nil && e.tbl != 0 {
