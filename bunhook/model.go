@@ -205,37 +205,16 @@ func ddlHook(ctx context.Context, db *bun.DB, model bun.Model, op string) error 
 // stampRows fills an empty tenant column with tenant and rejects rows that
 // carry another tenant.
 func (e *Enforcer) stampRows(ctx context.Context, op string, model bun.Model, mi *modelInfo, tenant string) error {
-	if model == nil {
-		return nil
-	}
-	v := reflect.ValueOf(model.Value())
-	if !v.IsValid() || (v.Kind() == reflect.Pointer && v.IsNil()) {
-		return nil
-	}
-	v = reflect.Indirect(v)
-	switch v.Kind() {
-	case reflect.Struct:
-		return e.stampRow(ctx, op, v, mi, tenant)
-	case reflect.Slice, reflect.Array:
-		for i := 0; i < v.Len(); i++ {
-			if err := e.stampRow(ctx, op, v.Index(i), mi, tenant); err != nil {
-				return err
-			}
+	for _, row := range modelRows(model, mi) {
+		if err := e.stampRow(ctx, op, row, mi, tenant); err != nil {
+			return err
 		}
 	}
 	return nil
 }
 
+// stampRow stamps one struct row of mi's table (see modelRows).
 func (e *Enforcer) stampRow(ctx context.Context, op string, row reflect.Value, mi *modelInfo, tenant string) error {
-	for row.Kind() == reflect.Pointer {
-		if row.IsNil() {
-			return nil
-		}
-		row = row.Elem()
-	}
-	if row.Kind() != reflect.Struct || row.Type() != mi.table.Type {
-		return nil
-	}
 	fv := mi.field.Value(row)
 	for fv.Kind() == reflect.Pointer {
 		if fv.IsNil() {
