@@ -53,21 +53,24 @@ func (r *isoRunner) pickIDs(tb isoTable, maxN int) []int64 {
 	return out
 }
 
+// refTarget returns the table a row of tb refers to, if any.
+func refTarget(tb isoTable) (isoTable, bool) {
+	switch tb {
+	case tInvoices:
+		return tCustomers, true
+	case tItems:
+		return tInvoices, true
+	}
+	return 0, false
+}
+
 // refOK reports whether ref, in a row of tb that the acting tenant inserts
 // through a model, refers to a row of the acting tenant (or to none): the
 // reference check of BeforeInsert refuses anything else with
 // ErrCrossTenant.
 func (r *isoRunner) refOK(tb isoTable, ref int64) bool {
-	var target isoTable
-	switch tb {
-	case tInvoices:
-		target = tCustomers
-	case tItems:
-		target = tInvoices
-	default:
-		return true
-	}
-	if ref == 0 {
+	target, ok := refTarget(tb)
+	if !ok || ref == 0 {
 		return true
 	}
 	row, ok := r.m.rows[target][ref]
@@ -78,13 +81,8 @@ func (r *isoRunner) refOK(tb isoTable, ref int64) bool {
 // acting tenant mostly, of another tenant sometimes (a cross-tenant foreign
 // key), none (invoices) or a dangling id rarely.
 func (r *isoRunner) pickRef(tb isoTable) int64 {
-	var target isoTable
-	switch tb {
-	case tInvoices:
-		target = tCustomers
-	case tItems:
-		target = tInvoices
-	default:
+	target, ok := refTarget(tb)
+	if !ok {
 		return 0
 	}
 	own := r.m.ids(target, func(_ int64, row mrow) bool { return row.tenant == r.tenant })

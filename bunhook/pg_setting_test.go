@@ -46,6 +46,35 @@ func rawSetting(t *testing.T, conn bun.Conn) string {
 	return got
 }
 
+// wantSetting fails t unless a statement under ctx on q sees tenant.
+func wantSetting(ctx context.Context, t *testing.T, q rowQuerier, tenant, when string) {
+	t.Helper()
+	if got := currentSetting(ctx, t, q); got != tenant {
+		t.Fatalf("%s: app.tenant_id = %q, want %q", when, got, tenant)
+	}
+}
+
+// savepointRoundTrip opens a transaction under A, switches to B inside a
+// savepoint, rolls back to it with rollback (restoring A's value on the
+// server) and checks that B's next statement sees B.
+func savepointRoundTrip(t *testing.T, td *testDB, rollback string) {
+	t.Helper()
+	a, b := tenantCtx(t, "A"), tenantCtx(t, "B")
+	tx, err := td.db.BeginTx(a, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = tx.Rollback() }()
+	if _, err := tx.ExecContext(a, "SAVEPOINT s1"); err != nil {
+		t.Fatal(err)
+	}
+	wantSetting(b, t, tx, "B", "in the savepoint under B")
+	if _, err := tx.ExecContext(b, rollback); err != nil {
+		t.Fatal(err)
+	}
+	wantSetting(b, t, tx, "B", "after "+rollback+" under B")
+}
+
 // TestPostgresSettingSavepointsAndRaw: the tenant setting is right after a
 // ROLLBACK TO SAVEPOINT that restored another tenant's value, and the
 // driver's bare connection never inherits a tenant, although the setting is
@@ -56,32 +85,10 @@ func TestPostgresSettingSavepointsAndRaw(t *testing.T) {
 			t.Parallel()
 			td := openTestDB(t, kind)
 			td.db.SetMaxOpenConns(1)
-			a, b := tenantCtx(t, "A"), tenantCtx(t, "B")
-			tx, err := td.db.BeginTx(a, nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			exec := func(ctx context.Context, q string) {
-				t.Helper()
-				if _, err := tx.ExecContext(ctx, q); err != nil {
-					t.Fatal(err)
-				}
-			}
-			exec(a, "SAVEPOINT s1")
-			if got := currentSetting(b, t, tx); got != "B" {
-				t.Fatalf("in the savepoint under B: %q", got)
-			}
-			exec(b, "ROLLBACK TO SAVEPOINT s1") // restores the savepoint's A
-			if got := currentSetting(b, t, tx); got != "B" {
-				t.Fatalf("after ROLLBACK TO under B: %q", got)
-			}
-			if err := tx.Commit(); err != nil {
-				t.Fatal(err)
-			}
+			savepointRoundTrip(t, td, "ROLLBACK TO SAVEPOINT s1")
+			savepointRoundTrip(t, td, "/* c */ ROLLBACK WORK TO SAVEPOINT s1")
 
-			if got := currentSetting(a, t, td.db); got != "A" {
-				t.Fatalf("autocommit under A: %q", got)
-			}
+			wantSetting(tenantCtx(t, "A"), t, td.db, "A", "autocommit under A")
 			conn, err := td.db.Conn(context.Background())
 			if err != nil {
 				t.Fatal(err)
@@ -96,7 +103,8 @@ func TestPostgresSettingSavepointsAndRaw(t *testing.T) {
 
 // TestPostgresSettingAfterTextTransactionControl: transaction control sent
 // as statement text, which the driver layer does not manage, never leaves
-// a statement running with another tenant's app.tenant_id.
+// a statement running with another tenant's app.tenant_id. (ROLLBACK TO
+// spellings: TestPostgresSettingSavepointsAndRaw.)
 func TestPostgresSettingAfterTextTransactionControl(t *testing.T) {
 	for _, kind := range []string{"pg", "pgx"} {
 		t.Run(kind, func(t *testing.T) {
@@ -114,50 +122,25 @@ func TestPostgresSettingAfterTextTransactionControl(t *testing.T) {
 
 			// BEGIN and ROLLBACK as text on a pinned connection restore A's
 			// value under the session-level B.
-			if got := currentSetting(a, t, td.db); got != "A" {
-				t.Fatalf("under A: %q", got)
-			}
+			wantSetting(a, t, td.db, "A", "under A")
 			conn, err := td.db.Conn(bg)
 			must(err)
 			_, err = conn.ExecContext(a, "BEGIN")
 			must(err)
-			if got := currentSetting(b, t, conn); got != "B" {
-				t.Fatalf("under B after a text BEGIN: %q", got)
-			}
+			wantSetting(b, t, conn, "B", "under B after a text BEGIN")
 			_, err = conn.ExecContext(b, "ROLLBACK")
 			must(err)
-			if got := currentSetting(b, t, conn); got != "B" {
-				t.Fatalf("under B after a text ROLLBACK: %q", got)
-			}
+			wantSetting(b, t, conn, "B", "under B after a text ROLLBACK")
 			must(conn.Close())
-			if got := currentSetting(b, t, td.db); got != "B" {
-				t.Fatalf("the next user of the pooled connection, under B: %q", got)
-			}
+			wantSetting(b, t, td.db, "B", "the next user of the pooled connection, under B")
 
 			// COMMIT as text inside a driver transaction ends it.
 			tx, err := td.db.BeginTx(a, nil)
 			must(err)
 			_, err = tx.ExecContext(a, "COMMIT")
 			must(err)
-			if got := currentSetting(b, t, tx); got != "B" {
-				t.Fatalf("under B after a text COMMIT in a transaction: %q", got)
-			}
-			_ = tx.Rollback()
-
-			// ROLLBACK WORK TO SAVEPOINT, spelled the long way.
-			tx, err = td.db.BeginTx(a, nil)
-			must(err)
-			_, err = tx.ExecContext(a, "SAVEPOINT s1")
-			must(err)
-			if got := currentSetting(b, t, tx); got != "B" {
-				t.Fatalf("in the savepoint under B: %q", got)
-			}
-			_, err = tx.ExecContext(b, "/* c */ ROLLBACK WORK TO SAVEPOINT s1")
-			must(err)
-			if got := currentSetting(b, t, tx); got != "B" {
-				t.Fatalf("after ROLLBACK WORK TO under B: %q", got)
-			}
-			must(tx.Rollback())
+			wantSetting(b, t, tx, "B", "under B after a text COMMIT in a transaction")
+			_ = tx.Rollback() // the transaction already ended
 		})
 	}
 }

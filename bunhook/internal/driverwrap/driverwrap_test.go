@@ -18,8 +18,10 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 // fakeDriver records every statement its connections run.
 type fakeDriver struct {
-	mu  sync.Mutex
-	log []string
+	mu      sync.Mutex
+	log     []string
+	opened  int  // connections opened
+	failSet bool // setting statements fail
 }
 
 func (d *fakeDriver) add(s string) {
@@ -36,9 +38,14 @@ func (d *fakeDriver) take() []string {
 	return l
 }
 
-func (d *fakeDriver) Open(string) (driver.Conn, error)             { return &fakeConn{d: d}, nil }
-func (d *fakeDriver) Connect(context.Context) (driver.Conn, error) { return &fakeConn{d: d}, nil }
-func (d *fakeDriver) Driver() driver.Driver                        { return d }
+func (d *fakeDriver) Open(string) (driver.Conn, error) { return &fakeConn{d: d}, nil }
+func (d *fakeDriver) Connect(context.Context) (driver.Conn, error) {
+	d.mu.Lock()
+	d.opened++
+	d.mu.Unlock()
+	return &fakeConn{d: d}, nil
+}
+func (d *fakeDriver) Driver() driver.Driver { return d }
 func (c *fakeConn) Prepare(q string) (driver.Stmt, error) {
 	c.d.add("prepare " + q)
 	return &fakeStmt{c: c, q: q}, nil
@@ -62,6 +69,12 @@ func (fakeRows) Columns() []string         { return []string{"x"} }
 func (fakeRows) Close() error              { return nil }
 func (fakeRows) Next([]driver.Value) error { return io.EOF }
 func (c *fakeConn) ExecContext(_ context.Context, q string, _ []driver.NamedValue) (driver.Result, error) {
+	c.d.mu.Lock()
+	fail := c.d.failSet && strings.HasPrefix(q, "SELECT set_config")
+	c.d.mu.Unlock()
+	if fail {
+		return nil, errors.New("setting failed")
+	}
 	c.d.add(q)
 	return driver.RowsAffected(1), nil
 }
@@ -320,5 +333,37 @@ func TestClassify(t *testing.T) {
 		if got := classify(q); got != want {
 			t.Errorf("classify(%q) = %d, want %d", q, got, want)
 		}
+	}
+}
+
+// TestUnwrapThatCannotClearDiscardsTheConnection: when clearing the setting
+// before Unwrap fails, the pool never hands the connection out again.
+func TestUnwrapThatCannotClearDiscardsTheConnection(t *testing.T) {
+	db, fd := open(t, "app.tenant_id")
+	if _, err := db.ExecContext(tenant("A"), "SELECT 1"); err != nil {
+		t.Fatal(err)
+	}
+	fd.mu.Lock()
+	fd.failSet = true
+	fd.mu.Unlock()
+	conn, err := db.Conn(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := conn.Raw(func(dc any) error { dc.(interface{ Unwrap() driver.Conn }).Unwrap(); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	_ = conn.Close()
+	fd.mu.Lock()
+	fd.failSet = false
+	fd.mu.Unlock()
+	if _, err := db.ExecContext(tenant("A"), "SELECT 2"); err != nil {
+		t.Fatal(err)
+	}
+	fd.mu.Lock()
+	opened := fd.opened
+	fd.mu.Unlock()
+	if opened != 2 {
+		t.Fatalf("connections opened = %d, want 2: the connection that kept tenant A was reused", opened)
 	}
 }
