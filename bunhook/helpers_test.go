@@ -70,6 +70,9 @@ type Currency struct {
 
 var allModels = []any{(*Customer)(nil), (*Invoice)(nil), (*Item)(nil)}
 
+// sharedModels hold no tenant rows.
+var sharedModels = []any{(*Currency)(nil)}
+
 // env returns the DSN of a database tier, or skips (or, with TS_REQUIRE_DBS
 // set, fails) when it is not configured.
 func env(t testing.TB, name string) string {
@@ -127,7 +130,7 @@ func openTestDB(t testing.TB, kind string, extra ...bunhook.Option) *testDB {
 	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(sr))
 	t.Cleanup(func() { _ = tp.Shutdown(context.Background()) })
 	obs := otelobs.New(otelobs.WithTracerProvider(tp))
-	opts := append([]bunhook.Option{bunhook.WithAuditBus(bus), bunhook.WithObserver(obs), bunhook.WithModels(allModels...)}, extra...)
+	opts := append([]bunhook.Option{bunhook.WithAuditBus(bus), bunhook.WithObserver(obs), bunhook.WithModels(allModels...), bunhook.WithSharedModels(sharedModels...)}, extra...)
 	td := &testDB{kind: kind, bus: bus, sink: sink, obs: obs, sr: sr}
 	var err error
 	switch kind {

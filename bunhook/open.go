@@ -39,11 +39,10 @@ func Open(connector driver.Connector, d schema.Dialect, opts ...Option) (*bun.DB
 	sqldb := sql.OpenDB(driverwrap.New(connector, cfg))
 	db := bun.NewDB(sqldb, d, c.bunOpts...).WithQueryHook(&queryHook{e: e})
 	guardResolver(db, e)
-	if len(c.models) > 0 {
-		if err := RegisterModels(db, c.models...); err != nil {
-			_ = sqldb.Close()
-			return nil, err
-		}
+	if err := errors.Join(e.configErr, RegisterModels(db, c.models...),
+		RegisterSharedModels(db, c.shared...), e.registerShared(c.sharedNames, "bunhook.WithSharedTables")); err != nil {
+		_ = sqldb.Close()
+		return nil, err
 	}
 	return db, nil
 }

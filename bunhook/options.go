@@ -44,6 +44,9 @@ type config struct {
 	mode        Mode
 	models      []any
 	tables      map[string]string
+	shared      []any    // models without tenant rows
+	sharedNames []string // tables without tenant rows
+	functions   []string // user-defined functions allowed under a scope
 	allowDupKey bool
 	rls         bool
 	bunOpts     []bun.DBOption
@@ -97,6 +100,34 @@ func WithTenantTable(table, column string) Option {
 		}
 		c.tables[strings.ToLower(table)] = column
 	})
+}
+
+// WithSharedModels registers models whose tables hold no tenant's rows
+// (reference data: currencies, plans, feature flags), which statements under
+// a tenant scope may read and write. Under a tenant scope every relation a
+// statement names must be registered, as tenant-owned or shared: a table,
+// view, partition or catalog that is neither is refused (the closed world;
+// see the package documentation). Open fails if a model embeds
+// [TenantOwned] or its table is also registered tenant-owned.
+func WithSharedModels(models ...any) Option {
+	return optionFunc(func(c *config) { c.shared = append(c.shared, models...) })
+}
+
+// WithSharedTables registers tables (or views) without a model that hold no
+// tenant's rows, like [WithSharedModels]. Names are plain identifiers
+// without a schema; they match unqualified references and references
+// qualified by a schema that is not a system schema.
+func WithSharedTables(names ...string) Option {
+	return optionFunc(func(c *config) { c.sharedNames = append(c.sharedNames, names...) })
+}
+
+// WithFunctions allows statements under a tenant scope to call the named
+// user-defined functions. Only the dialect's value built-ins are allowed
+// otherwise: a function that reads tables could read any tenant's rows
+// without the SQL text showing it. Name only functions that read no tenant
+// table.
+func WithFunctions(names ...string) Option {
+	return optionFunc(func(c *config) { c.functions = append(c.functions, names...) })
 }
 
 // WithDuplicateKeyUpdate allows MySQL/MariaDB INSERT ... ON DUPLICATE KEY

@@ -96,6 +96,11 @@ func (e *Enforcer) decide(ctx context.Context, span trace.Span, g *sqlguard.Guar
 	return d
 }
 
+const fixUnregistered = "under a tenant scope a statement may name only registered relations and allowed functions: " +
+	"register a table without tenant rows with bunhook.WithSharedModels or WithSharedTables, a view or partition of " +
+	"tenant rows with bunhook.WithTenantTable(name, tenantColumn) so it is verified like a table, and a function that " +
+	"reads no tenant table with bunhook.WithFunctions; or run the statement under scope.WithBypass(ctx, reason)"
+
 const fixNotAllowed = "statements of this kind can reach any tenant's rows in ways the SQL text does not show " +
 	"(dynamic SQL, DDL, privileges, server settings, files): run them outside the tenant scope under " +
 	"scope.WithBypass(ctx, reason), e.g. in a migration or an admin job"
@@ -117,6 +122,13 @@ func (e *Enforcer) admit(ctx context.Context, g *sqlguard.Guard, query string) e
 	}
 	o := verdictOutcome(violated, &v, t.String())
 	o.err, o.reason, o.fix = scope.ErrUnscopedQuery, v.Finding.Detail, fixNotAllowed
+	switch v.Finding.Code {
+	case sqlguard.Unregistered:
+		o.fix = fixUnregistered
+	case sqlguard.Unverifiable:
+		o.fix = "the guard cannot read this statement, so it cannot tell what it reads: write it in a shape the " +
+			"guard understands (the README lists them), or run it under scope.WithBypass(ctx, reason)"
+	}
 	return e.record(ctx, nil, &o)
 }
 

@@ -266,6 +266,8 @@ func findingViolation(v *sqlguard.Verdict, bound string, raw, hooked bool) *outc
 		o.fix = fixDupKey
 	case sqlguard.InsertSelect:
 		o.fix = "insert rows through a model, or run the statement under scope.WithBypass(ctx, reason)"
+	case sqlguard.Unregistered:
+		o.fix = fixUnregistered
 	default:
 		o.fix = "MERGE, TRUNCATE, DDL and multi-statement SQL on tenant tables need scope.WithBypass(ctx, reason)"
 	}

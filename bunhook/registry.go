@@ -45,7 +45,13 @@ type Enforcer struct {
 	mu     sync.Mutex        // serialises registration
 	tables map[string]string // guarded by mu; copied into guard
 	owners map[string]string // guarded by mu: who declared each table (a model's type, or WithTenantTable)
-	guard  atomic.Pointer[sqlguard.Guard]
+	// shared are the tables without tenant rows, by lower-case name, with
+	// who declared them; sharedNames their names as given (guarded by mu).
+	shared      map[string]string
+	sharedNames []string
+	functions   []string // user-defined functions allowed under a scope
+	configErr   error    // invalid options, returned by Open
+	guard       atomic.Pointer[sqlguard.Guard]
 	models sync.Map // *schema.Table -> *modelInfo
 
 	refusals refusals   // sub-queries Scope refused (see Scope)
@@ -54,7 +60,7 @@ type Enforcer struct {
 
 func newEnforcer(d schema.Dialect, c *config) *Enforcer {
 	e := &Enforcer{policy: c.policy, policyAllow: c.policyAllow, bus: c.bus, obs: c.obs, allowDupKey: c.allowDupKey,
-		tables: map[string]string{}, owners: map[string]string{}}
+		tables: map[string]string{}, owners: map[string]string{}, shared: map[string]string{}}
 	e.mode.Store(int32(c.mode))
 	switch d.Name() {
 	case dialect.PG:
@@ -64,12 +70,33 @@ func newEnforcer(d schema.Dialect, c *config) *Enforcer {
 	default:
 		e.dialect, e.system = sqlguard.SQLite, "sqlite"
 	}
+	var errs []error
 	for t, col := range c.tables {
+		if !sqlguard.ValidName(t) || !sqlguard.ValidName(col) {
+			errs = append(errs, fmt.Errorf("%w: bunhook.WithTenantTable(%q, %q): table and column must be plain identifiers "+
+				"(ASCII letters, digits and '_', without a schema)", ErrModel, t, col))
+			continue
+		}
 		e.tables[t] = col
 		e.owners[t] = "bunhook.WithTenantTable"
 	}
-	e.guard.Store(sqlguard.New(e.dialect, e.tables))
+	for _, f := range c.functions {
+		if !sqlguard.ValidName(f) {
+			errs = append(errs, fmt.Errorf("%w: bunhook.WithFunctions(%q): a function is named by a plain identifier", ErrModel, f))
+			continue
+		}
+		e.functions = append(e.functions, f)
+	}
+	e.configErr = errors.Join(errs...)
+	e.rebuild()
 	return e
+}
+
+// rebuild builds the guard from the registry (the caller holds mu, or owns
+// e alone).
+func (e *Enforcer) rebuild() {
+	e.guard.Store(sqlguard.New(e.dialect, e.tables, sqlguard.ClosedWorld(),
+		sqlguard.WithShared(e.sharedNames...), sqlguard.WithFunctions(e.functions...)))
 }
 
 // EnforcerOf returns the Enforcer of a *bun.DB opened with [Open] (or any
@@ -115,26 +142,60 @@ func RegisterModels(db *bun.DB, models ...any) error {
 	}
 	var errs []error
 	for _, m := range models {
-		typ := reflect.TypeOf(m)
-		if typ == nil {
-			errs = append(errs, fmt.Errorf("%w: RegisterModels got a nil interface; pass a typed nil pointer such as (*Invoice)(nil)", ErrModel))
+		tbl, err := modelTable(db, m, "RegisterModels")
+		if err != nil {
+			errs = append(errs, err)
 			continue
 		}
-		for typ.Kind() == reflect.Pointer || typ.Kind() == reflect.Slice {
-			typ = typ.Elem()
-		}
-		if typ.Kind() != reflect.Struct {
-			errs = append(errs, fmt.Errorf("%w: %s is not a struct model", ErrModel, typ))
-			continue
-		}
-		mi := e.modelInfo(db.Table(typ))
+		mi := e.modelInfo(tbl)
 		if mi.err != nil {
 			errs = append(errs, mi.err)
 		} else if !mi.owned {
-			errs = append(errs, fmt.Errorf("%w: %s does not embed bunhook.TenantOwned; add the field `bunhook.TenantOwned` to mark it tenant-owned", ErrModel, typ))
+			errs = append(errs, fmt.Errorf("%w: %s does not embed bunhook.TenantOwned; add the field `bunhook.TenantOwned` to mark it tenant-owned, "+
+				"or register it with bunhook.WithSharedModels if its table holds no tenant's rows", ErrModel, tbl.Type))
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// RegisterSharedModels registers models whose tables hold no tenant's rows
+// with db's enforcer. See [WithSharedModels].
+func RegisterSharedModels(db *bun.DB, models ...any) error {
+	e, ok := EnforcerOf(db)
+	if !ok {
+		return ErrNotInstalled
+	}
+	var errs []error
+	for _, m := range models {
+		tbl, err := modelTable(db, m, "RegisterSharedModels")
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		if _, owned := findTenantOwned(tbl.Type); owned {
+			errs = append(errs, fmt.Errorf("%w: %s embeds bunhook.TenantOwned, so its table holds tenant rows: "+
+				"register it with bunhook.WithModels, not as shared", ErrModel, tbl.Type))
+			continue
+		}
+		errs = append(errs, e.registerShared([]string{tbl.Name}, tbl.Type.String()))
+	}
+	return errors.Join(errs...)
+}
+
+// modelTable returns the bun table of model m (a typed nil pointer, a
+// pointer to a struct or slice of structs).
+func modelTable(db *bun.DB, m any, caller string) (*schema.Table, error) {
+	typ := reflect.TypeOf(m)
+	if typ == nil {
+		return nil, fmt.Errorf("%w: %s got a nil interface; pass a typed nil pointer such as (*Invoice)(nil)", ErrModel, caller)
+	}
+	for typ.Kind() == reflect.Pointer || typ.Kind() == reflect.Slice {
+		typ = typ.Elem()
+	}
+	if typ.Kind() != reflect.Struct {
+		return nil, fmt.Errorf("%w: %s is not a struct model", ErrModel, typ)
+	}
+	return db.Table(typ), nil
 }
 
 // modelInfo is what enforcement needs to know about a model's table.
@@ -247,8 +308,41 @@ func (e *Enforcer) registerTable(name, column, owner string) error {
 		return fmt.Errorf("%w: table %q is declared tenant-owned twice with different tenant columns: "+
 			"%s says %q, %s says %q; give every model of a table the same `tenant` tag", ErrModel, name, e.owners[key], cur, owner, column)
 	}
+	if other, ok := e.shared[key]; ok {
+		return sharedConflict(name, other, owner)
+	}
 	e.tables[key] = column
 	e.owners[key] = owner
-	e.guard.Store(sqlguard.New(e.dialect, e.tables))
+	e.rebuild()
 	return nil
+}
+
+// registerShared registers tables without tenant rows, declared by owner.
+func (e *Enforcer) registerShared(names []string, owner string) error {
+	if len(names) == 0 {
+		return nil
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	var errs []error
+	for _, name := range names {
+		key := strings.ToLower(name)
+		switch {
+		case !sqlguard.ValidName(name):
+			errs = append(errs, fmt.Errorf("%w: %s: shared table %q must be a plain identifier (ASCII letters, digits and '_', without a schema)",
+				ErrModel, owner, name))
+		case e.tables[key] != "":
+			errs = append(errs, sharedConflict(name, owner, e.owners[key]))
+		case e.shared[key] == "":
+			e.shared[key] = owner
+			e.sharedNames = append(e.sharedNames, name)
+		}
+	}
+	e.rebuild()
+	return errors.Join(errs...)
+}
+
+func sharedConflict(table, sharedBy, ownedBy string) error {
+	return fmt.Errorf("%w: table %q is declared both shared (by %s) and tenant-owned (by %s); "+
+		"a table holds tenant rows or it does not: remove one declaration", ErrModel, table, sharedBy, ownedBy)
 }

@@ -19,6 +19,7 @@ import "strings"
 func (g *Guard) Admit(sql string) Verdict {
 	c := checkerPool.Get().(*checker)
 	c.g, c.sql = g, sql
+	c.closed = g.closed
 	v := c.admit()
 	c.reset()
 	checkerPool.Put(c)
@@ -53,8 +54,27 @@ func (c *checker) admit() Verdict {
 			what = "SELECT ... INTO"
 		}
 		c.finding(NotAllowed, "", int(c.toks[0].pos), what+" statements never run under a tenant scope")
+	case c.closed && c.isQueryOrWrite():
+		// The closed world: every relation and function it names must be
+		// known (closed.go), and the parser must understand it to say so.
+		c.statement(0, end)
+		c.settle(end)
 	}
 	return c.verdict()
+}
+
+// isQueryOrWrite reports whether the statement is a query, INSERT,
+// REPLACE, UPDATE or DELETE.
+func (c *checker) isQueryOrWrite() bool {
+	t := &c.toks[0]
+	if t.kind == tkLParen {
+		return true
+	}
+	switch t.kw {
+	case kwSELECT, kwVALUES, kwWITH, kwINSERT, kwREPLACE, kwUPDATE, kwDELETE:
+		return t.kind == tkIdent
+	}
+	return false
 }
 
 // admissible reports whether the statement in toks[:end] is of a kind that

@@ -10,13 +10,19 @@ type checker struct {
 	g      *Guard
 	sql    string
 	tenant string
+	// closed: the closed world applies (the guard has it and a tenant is
+	// bound).
+	closed bool
 
-	toks    []token
-	stack   []int32
-	refs    []tref
-	ctes    []valuesCTE
-	pending []pendingSet
-	cands   []predCand
+	toks  []token
+	stack []int32
+	refs  []tref
+	ctes  []valuesCTE
+	// cteScope holds the name tokens of the CTEs visible at the point
+	// being parsed (closed.go).
+	cteScope []int32
+	pending  []pendingSet
+	cands    []predCand
 
 	lexErr        string
 	lexPos        int
@@ -58,6 +64,7 @@ var checkerPool = sync.Pool{New: func() any {
 func (g *Guard) Check(sql, tenant string) Verdict {
 	c := checkerPool.Get().(*checker)
 	c.g, c.sql, c.tenant = g, sql, tenant
+	c.closed = g.closed && tenant != ""
 	v := c.run()
 	c.reset()
 	checkerPool.Put(c)
@@ -73,12 +80,13 @@ func (c *checker) reset() {
 		c.refs = make([]tref, 0, 16)
 	}
 	*c = checker{
-		toks:    c.toks[:0],
-		stack:   c.stack[:0],
-		refs:    c.refs[:0],
-		ctes:    c.ctes[:0],
-		pending: c.pending[:0],
-		cands:   c.cands[:0],
+		toks:     c.toks[:0],
+		stack:    c.stack[:0],
+		refs:     c.refs[:0],
+		ctes:     c.ctes[:0],
+		cteScope: c.cteScope[:0],
+		pending:  c.pending[:0],
+		cands:    c.cands[:0],
 	}
 }
 
@@ -163,7 +171,7 @@ func (c *checker) refused(end int, multi bool) bool {
 
 // nothingToVerify reports a query or write that names no tenant table.
 func (c *checker) nothingToVerify() bool {
-	if c.anyTenant {
+	if c.anyTenant || c.closed {
 		return false
 	}
 	first := &c.toks[0]
@@ -197,7 +205,7 @@ func (c *checker) settle(end int) {
 		}
 	case c.failed:
 		c.first, c.count, c.attempted = nil, 0, ""
-		if c.collectMentions() || c.anyTenant {
+		if c.collectMentions() || c.anyTenant || c.closed {
 			c.finding(Unverifiable, "", c.failPos, c.failMsg)
 		}
 	}

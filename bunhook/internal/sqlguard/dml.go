@@ -82,6 +82,9 @@ func (c *checker) insertTarget(i, end int) (tref, int) {
 	}
 	last := c.lastPart(i, end)
 	target := tref{tbl: c.toks[last].table(), nameTok: int32(last), qualTok: int32(last), onS: -1, onE: -1, schemaQ: last != i}
+	if target.tbl == 0 {
+		c.relation(i, last)
+	}
 	i = last + 1
 	if c.isKw(i, kwAS) {
 		if !c.isName(i + 1) {

@@ -134,6 +134,9 @@ func (c *checker) exprRegion(i, end int, stops uint32) int {
 				return i
 			}
 		case tkIdent:
+			if c.closed && c.isKind(i+1, tkLParen) && i+1 < end {
+				c.callAt(i)
+			}
 			if t.kw != kwNone {
 				if stops != 0 {
 					if st := c.stopClass(i); st&stops != 0 {
@@ -154,6 +157,9 @@ func (c *checker) exprRegion(i, end int, stops uint32) int {
 				c.stray(i)
 			}
 		case tkQIdent:
+			if c.closed && c.isKind(i+1, tkLParen) && i+1 < end {
+				c.callAt(i)
+			}
 			if t.table() != 0 {
 				c.stray(i)
 			}

@@ -174,6 +174,7 @@ func (c *checker) namedTable(i, end int, r *tref) int {
 			c.fail(last, "function named like a tenant table")
 			return end
 		}
+		c.call(i, last)
 		c.group(next)
 		return c.alias(int(c.toks[next].match)+1, end, r, true)
 	}
@@ -183,6 +184,8 @@ func (c *checker) namedTable(i, end int, r *tref) int {
 	r.tbl = c.toks[last].table()
 	if r.tbl != 0 {
 		c.tables.add(c.tableName(r.tbl))
+	} else {
+		c.relation(i, last)
 	}
 	r.nameTok, r.qualTok = int32(last), int32(last)
 	r.schemaQ = last > i

@@ -83,6 +83,12 @@ const (
 	// PRAGMA), COPY, LOAD DATA, LOCK, EXPLAIN, SELECT ... INTO, several
 	// statements in one text.
 	NotAllowed
+	// Unregistered means, in a closed world ([ClosedWorld]), that the
+	// statement reads or writes a relation that is neither a tenant table,
+	// a shared table nor a CTE of the statement (a view, a partition, a
+	// catalog, an unknown table), or calls a function that is not an
+	// allowed built-in. Finding.Detail names it.
+	Unregistered
 )
 
 var (
@@ -95,7 +101,7 @@ var (
 		MissingPredicate: "MissingPredicate", OrEscape: "OrEscape", TenantAssigned: "TenantAssigned",
 		TenantColumnMissing: "TenantColumnMissing", InsertSelect: "InsertSelect",
 		DuplicateKeyUpdate: "DuplicateKeyUpdate", Unverifiable: "Unverifiable", ParseError: "ParseError",
-		NotAllowed: "NotAllowed",
+		NotAllowed: "NotAllowed", Unregistered: "Unregistered",
 	}
 )
 
@@ -250,13 +256,23 @@ type Guard struct {
 	lenMask   uint64
 	// tblLenMask has bit n set when a tenant table name has length n.
 	tblLenMask uint64
+
+	// The closed world (closed.go): whether it is on, the shared tables and
+	// extra functions it was given, and the table of both (with the
+	// dialect's built-in functions).
+	closed    bool
+	shared    []string
+	functions []string
+	known     wordTable
 }
 
 // New returns a Guard for dialect d. tenantTables maps a tenant-owned table
 // name (unqualified, matched ASCII case-insensitively) to the name of its
 // tenant column. Names must be plain identifiers: ASCII letters, digits and
-// '_', not starting with a digit. New panics on an invalid configuration.
-func New(d Dialect, tenantTables map[string]string) *Guard {
+// '_', not starting with a digit. Options add the closed world
+// ([ClosedWorld], [WithShared], [WithFunctions]). New panics on an invalid
+// configuration.
+func New(d Dialect, tenantTables map[string]string, opts ...Option) *Guard {
 	switch d {
 	case Postgres, SQLite, MySQL:
 	default:
@@ -307,6 +323,10 @@ func New(d Dialect, tenantTables map[string]string) *Guard {
 		g.lenMask |= 1 << len("vacuum")
 		g.maxLookup = max(g.maxLookup, len("vacuum"))
 	}
+	for _, o := range opts {
+		o(g)
+	}
+	g.buildKnown()
 	return g
 }
 
@@ -323,6 +343,11 @@ func (g *Guard) TenantColumn(table string) (string, bool) {
 	}
 	return "", false
 }
+
+// ValidName reports whether s can name a table, column or function for New:
+// ASCII letters, digits and '_', not starting with a digit, at most 63
+// bytes.
+func ValidName(s string) bool { return validName(s) }
 
 func validName(s string) bool {
 	if s == "" || len(s) > pgMaxIdent {

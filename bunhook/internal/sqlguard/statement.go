@@ -212,6 +212,8 @@ func (c *checker) subquery(open, end int, notQuery string) int {
 // queryExpr parses [WITH ...] term { set-op term } [ORDER BY ...] [LIMIT ...]
 // and returns the index of the first token after it.
 func (c *checker) queryExpr(i, end int) int {
+	mark := len(c.cteScope)
+	defer func() { c.cteScope = c.cteScope[:mark] }()
 	if c.isKw(i, kwWITH) {
 		i = c.withClause(i, end, false)
 	}
@@ -372,7 +374,8 @@ func (c *checker) tail(i, end int) int {
 // withClause parses WITH [RECURSIVE] name [(cols)] AS [[NOT] MATERIALIZED] (...), ...
 func (c *checker) withClause(i, end int, top bool) int {
 	i++
-	if c.isKw(i, kwRECURSIVE) {
+	recursive := c.isKw(i, kwRECURSIVE)
+	if recursive {
 		i++
 	}
 	for !c.failed {
@@ -402,6 +405,9 @@ func (c *checker) withClause(i, end int, top bool) int {
 			return end
 		}
 		b := i + 1
+		if recursive {
+			c.cteScope = append(c.cteScope, int32(nameTok))
+		}
 		if c.isWrite(b) {
 			if c.cteKw == kwNone {
 				c.cteKw = c.toks[b].kw
@@ -412,6 +418,10 @@ func (c *checker) withClause(i, end int, top bool) int {
 		}
 		if c.failed {
 			return end
+		}
+		if !recursive {
+			// Visible in the CTEs after it and the statement's body.
+			c.cteScope = append(c.cteScope, int32(nameTok))
 		}
 		if top {
 			c.recordValuesCTE(nameTok, colsS, colsE, b, m)

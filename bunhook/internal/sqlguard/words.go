@@ -245,6 +245,11 @@ type wordEntry struct {
 	danger bool  // PostgreSQL function that reads unnamed tables
 	// mention: Mentions reports the word although it names no table.
 	mention bool
+	// In the table of known names (closed.go): fn marks an allowed
+	// function, shared the 1-based index of a shared table.
+	fn      bool
+	grammar bool // a word of the grammar read as a call (functions.go)
+	shared  int16
 }
 
 // wordTable is an open-addressing hash table of lower-case words, so that
@@ -300,48 +305,52 @@ func wordHash(w string) uint64 {
 }
 
 func buildWordTable(d Dialect, tables []tableInfo) wordTable {
-	n := len(keywords) + len(tables) + len(dangerousFunctions(d))
-	bits := uint(6)
-	for 1<<bits < 4*n {
-		bits++
-	}
-	t := wordTable{slots: make([]wordEntry, 1<<bits), shift: 64 - bits}
-	mask := uint64(1)<<bits - 1
-	get := func(w string) *wordEntry {
-		if len(w) > t.maxLen {
-			t.maxLen = len(w)
-		}
-		t.first[len(w)] |= 1 << firstBit[w[0]]
-		i := wordHash(w) >> t.shift
-		for {
-			e := &t.slots[i]
-			if e.word == "" {
-				e.word = w
-				return e
-			}
-			if e.word == w {
-				return e
-			}
-			i = (i + 1) & mask
-		}
-	}
+	t := newWordTable(len(keywords) + len(tables) + len(dangerousFunctions(d)))
 	for _, k := range keywords {
-		get(k.word).kw = k.id
+		t.insert(k.word).kw = k.id
 	}
-	{
-		for _, f := range dangerousFunctions(d) {
-			get(f).danger = true
-		}
+	for _, f := range dangerousFunctions(d) {
+		t.insert(f).danger = true
 	}
 	if d == SQLite {
 		// VACUUM INTO copies every table: make Mentions see it (Check
 		// refuses VACUUM ... INTO).
-		get("vacuum").mention = true
+		t.insert("vacuum").mention = true
 	}
 	for i, tb := range tables {
-		get(tb.name).tbl = int16(i + 1)
+		t.insert(tb.name).tbl = int16(i + 1)
 	}
 	return t
+}
+
+// newWordTable returns an empty table sized for n words.
+func newWordTable(n int) wordTable {
+	bits := uint(6)
+	for 1<<bits < 4*n {
+		bits++
+	}
+	return wordTable{slots: make([]wordEntry, 1<<bits), shift: 64 - bits}
+}
+
+// insert returns the entry of the lower-case word w, adding it if needed.
+func (t *wordTable) insert(w string) *wordEntry {
+	if len(w) > t.maxLen {
+		t.maxLen = len(w)
+	}
+	t.first[len(w)] |= 1 << firstBit[w[0]]
+	mask := uint64(len(t.slots) - 1)
+	i := wordHash(w) >> t.shift
+	for {
+		e := &t.slots[i]
+		if e.word == "" {
+			e.word = w
+			return e
+		}
+		if e.word == w {
+			return e
+		}
+		i = (i + 1) & mask
+	}
 }
 
 // lookup finds w (compared ASCII case-insensitively).

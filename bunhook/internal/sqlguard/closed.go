@@ -1,0 +1,211 @@
+package sqlguard
+
+import (
+	"fmt"
+	"strings"
+)
+
+// The closed world: with [ClosedWorld], a statement checked under a tenant
+// (Check with a non-empty tenant, and Admit) is verified only if the guard
+// knows every relation it reads or writes and every function it calls. A
+// relation must be a tenant table (verified by its predicate as before), a
+// shared table (named with [WithShared]), a CTE of the statement in scope
+// where it is named, or a derived table; a function must be a built-in on
+// the dialect's allow-list (functions.go) or named with [WithFunctions].
+// Everything else, views, partitions, inheritance children, copies,
+// catalogs, statistics, other schemas' tables, table functions and
+// user-defined functions, is an Unregistered finding that names it.
+
+// Option configures [New].
+type Option func(*Guard)
+
+// ClosedWorld makes the guard refuse, under a tenant, every relation and
+// function it does not know (see the package documentation).
+func ClosedWorld() Option { return func(g *Guard) { g.closed = true } }
+
+// WithShared names relations that hold no tenant's rows (reference data such
+// as currencies or plans), which statements under a tenant may read and
+// write freely. Names are plain identifiers, matched by the dialect's
+// identifier rules (PostgreSQL folds unquoted names to lower case, MySQL
+// compares table names exactly, SQLite ignores ASCII case), unqualified or
+// qualified by a schema that is not a system schema.
+func WithShared(names ...string) Option {
+	return func(g *Guard) { g.shared = append(g.shared, names...) }
+}
+
+// WithFunctions names functions that statements under a tenant may call in
+// addition to the dialect's built-ins: user-defined functions the
+// application vouches for (they must not read tenant tables).
+func WithFunctions(names ...string) Option {
+	return func(g *Guard) { g.functions = append(g.functions, names...) }
+}
+
+// buildKnown builds the table of shared relations and allowed functions.
+func (g *Guard) buildKnown() {
+	fns := dialectFunctions(g.dialect)
+	t := newWordTable(len(commonFunctions) + len(fns) + len(g.functions) + len(g.shared))
+	for _, lists := range [][]string{commonFunctions, fns} {
+		for _, f := range lists {
+			t.insert(f).fn = true
+		}
+	}
+	for _, f := range grammarWords {
+		e := t.insert(f)
+		e.fn, e.grammar = true, true
+	}
+	for _, f := range g.functions {
+		if !validName(f) {
+			panic(fmt.Sprintf("sqlguard: invalid function name %q", f))
+		}
+		t.insert(strings.ToLower(f)).fn = true
+	}
+	for i, s := range g.shared {
+		if !validName(s) {
+			panic(fmt.Sprintf("sqlguard: invalid shared table name %q", s))
+		}
+		if _, tenant := g.TenantColumn(s); tenant {
+			panic(fmt.Sprintf("sqlguard: table %q is configured as tenant-owned and as shared", s))
+		}
+		t.insert(strings.ToLower(s)).shared = int16(i + 1)
+	}
+	g.known = t
+}
+
+// relation checks, in a closed world, the table named by toks[first:last+1]
+// (last is its last part) that is not a tenant table.
+func (c *checker) relation(first, last int) {
+	if !c.closed || c.failed {
+		return
+	}
+	qualified := last > first
+	if !qualified && c.inCTEScope(last) {
+		return
+	}
+	if qualified && c.systemQualifier(first, last) {
+		c.unregistered(first, last, "relation", "a system catalog: it describes every tenant's data")
+		return
+	}
+	if c.knownShared(last) {
+		return
+	}
+	if !qualified && c.g.dialect == MySQL && equalFoldASCII(c.text(last), "dual") && c.toks[last].kind == tkIdent {
+		return
+	}
+	c.unregistered(first, last, "relation", "not a registered tenant table, shared table or CTE of this statement")
+}
+
+// call checks, in a closed world, the function named by toks[first:last+1]
+// (a call: toks[last+1] is '(').
+func (c *checker) call(first, last int) {
+	if !c.closed || c.failed {
+		return
+	}
+	if last > first {
+		// Qualified: only pg_catalog.<built-in> on PostgreSQL.
+		if c.g.dialect != Postgres || last-first != 2 || c.toks[first].kind != tkIdent ||
+			!equalFoldASCII(c.text(first), "pg_catalog") {
+			c.unregistered(first, last, "function", "a schema-qualified function")
+			return
+		}
+	}
+	t := &c.toks[last]
+	name := c.content(last)
+	var e *wordEntry
+	if t.flags&(tfDoubled|tfNonASCII) == 0 && c.g.known.mayContain(name) {
+		e = c.g.known.lookup(name)
+	}
+	switch {
+	case e == nil || !e.fn:
+		c.unregistered(first, last, "function", "not a built-in on the allow-list")
+	case c.g.dialect == MySQL && !e.grammar && (t.kind == tkQIdent || t.end != c.toks[last+1].pos):
+		// MySQL reads a quoted name, or a name and '(' apart, as a stored
+		// function of the current database, not as the built-in.
+		c.unregistered(first, last, "function", "a stored function on MySQL (quoted, or a space before '(')")
+	case c.g.dialect == Postgres && t.kind == tkQIdent && hasUpper(name):
+		// A quoted PostgreSQL name is exact: "LOWER" is not lower.
+		c.unregistered(first, last, "function", "not a built-in on the allow-list")
+	}
+}
+
+// unregistered records the finding for an object the closed world does not
+// know.
+func (c *checker) unregistered(first, last int, what, why string) {
+	name := c.sql[c.toks[first].pos:c.toks[last].end]
+	c.finding(Unregistered, "", int(c.toks[first].pos), fmt.Sprintf("%s %s is %s", what, name, why))
+}
+
+// knownShared reports whether the name at toks[k] certainly denotes a
+// registered shared table.
+func (c *checker) knownShared(k int) bool {
+	t := &c.toks[k]
+	if t.flags&(tfDoubled|tfNonASCII) != 0 {
+		return false
+	}
+	name := c.content(k)
+	if !c.g.known.mayContain(name) {
+		return false
+	}
+	e := c.g.known.lookup(name)
+	if e == nil || e.shared == 0 {
+		return false
+	}
+	reg := c.g.shared[e.shared-1]
+	switch c.g.dialect {
+	case SQLite:
+		return true // lookup compared ASCII case-insensitively
+	case MySQL:
+		return name == reg
+	}
+	// PostgreSQL: unquoted names fold to lower case; quoted ones are exact.
+	if t.kind == tkQIdent {
+		return name == reg
+	}
+	return !hasUpper(reg)
+}
+
+// systemQualifier reports whether a qualified name's schema (any part
+// before the last) is a system schema.
+func (c *checker) systemQualifier(first, last int) bool {
+	for k := first; k < last; k += 2 {
+		s := c.content(k)
+		if len(s) >= 3 && equalFoldASCII(s[:3], "pg_") {
+			return true
+		}
+		for _, cat := range systemCatalogs {
+			if equalFoldASCII(s, cat) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// inCTEScope reports whether the unqualified name at toks[k] certainly
+// names a CTE visible where it stands.
+func (c *checker) inCTEScope(k int) bool {
+	for _, s := range c.cteScope {
+		if c.identEqual(int(s), k) {
+			return true
+		}
+	}
+	return false
+}
+
+// callAt checks toks[i] as a function name when a '(' follows it in an
+// expression: an identifier that is not a keyword of the guard's table
+// (those are syntax to it) or a quoted one, not a type after AS or ::, and
+// not the member of a qualified column.
+func (c *checker) callAt(i int) {
+	t := &c.toks[i]
+	if t.kind == tkIdent && t.kw != kwNone {
+		return
+	}
+	if c.isKw(i-1, kwAS) || (c.isKind(i-1, tkOp) && c.toks[i-1].op == opCast) {
+		return
+	}
+	first := i
+	for c.isKind(first-1, tkDot) && c.isName(first-2) {
+		first -= 2
+	}
+	c.call(first, i)
+}

@@ -1,0 +1,151 @@
+package sqlguard
+
+import (
+	"strings"
+	"testing"
+)
+
+func closedGuard(d Dialect) *Guard {
+	return New(d, map[string]string{"invoices": "tenant_id", "items": "tenant_id"},
+		ClosedWorld(), WithShared("currencies", "Plans"), WithFunctions("app_slug"))
+}
+
+// TestClosedWorld checks, per statement, the verdict of a closed-world guard
+// under tenant A: Check when the text names a tenant table, Admit when it
+// does not (as the bunhook pipeline calls them). want is "" for verified,
+// else the finding's code and a word its detail must contain.
+func TestClosedWorld(t *testing.T) {
+	cases := []struct {
+		d    Dialect
+		sql  string
+		want string // "" or "Code:word"
+	}{
+		// Known relations.
+		{Postgres, `SELECT * FROM "invoices" AS "i" WHERE "i"."tenant_id" = 'A'`, ""},
+		{Postgres, `SELECT * FROM currencies`, ""},
+		{Postgres, `SELECT * FROM "currencies" AS c JOIN invoices i ON i.tenant_id = 'A' AND i.cur = c.code WHERE i.tenant_id = 'A'`, ""},
+		{Postgres, `SELECT * FROM public.currencies`, ""},
+		{Postgres, `SELECT * FROM "Plans"`, ""},
+		{Postgres, `UPDATE currencies SET name = upper(name) WHERE code = 'EUR'`, ""},
+		{Postgres, `INSERT INTO currencies (code, name) VALUES ('EUR', lower('Euro'))`, ""},
+		{Postgres, `DELETE FROM currencies WHERE code = 'EUR'`, ""},
+		{MySQL, "SELECT 1 FROM DUAL", ""},
+		{SQLite, `SELECT * FROM CURRENCIES`, ""},
+		{SQLite, `SELECT * FROM plans`, ""},
+		// CTEs and derived tables, in scope.
+		{Postgres, `WITH x AS (SELECT code FROM currencies) SELECT * FROM x`, ""},
+		{Postgres, `WITH x AS (SELECT 1 AS a), y AS (SELECT a FROM x) SELECT * FROM y`, ""},
+		{Postgres, `WITH RECURSIVE r(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM r WHERE n < 5) SELECT * FROM r`, ""},
+		{Postgres, `SELECT * FROM (SELECT 1 AS a) AS d`, ""},
+		{Postgres, `WITH _data (id, tenant_id) AS (VALUES (1, 'A')) UPDATE invoices AS i SET number = 'x' FROM _data WHERE i.id = _data.id AND i.tenant_id = 'A'`, ""},
+		// Functions.
+		{Postgres, `SELECT count(*), max(code), coalesce(name, 'x'), date_trunc('day', now()) FROM currencies`, ""},
+		{Postgres, `SELECT row_number() OVER (PARTITION BY code ORDER BY name), EXISTS (SELECT 1) FROM currencies`, ""},
+		{Postgres, `SELECT CAST(1 AS numeric(10, 2)), 1::numeric(10, 2), pg_catalog.lower('X')`, ""},
+		{Postgres, `SELECT "lower"('X')`, ""},
+		{Postgres, `SELECT app_slug(name) FROM currencies`, ""},
+		{Postgres, `SELECT * FROM generate_series(1, 3) AS g(n)`, ""},
+		{MySQL, "SELECT COUNT(*), IFNULL(name, 'x'), DATE_FORMAT(NOW(), '%Y'), CONVERT(1, DECIMAL(10, 2)) FROM currencies", ""},
+		{MySQL, "SELECT LEFT(name, 2), REPLACE(name, 'a', 'b') FROM currencies", ""},
+		{SQLite, `SELECT count(*), ifnull(name, 'x'), strftime('%Y', 'now'), "lower"('X') FROM currencies`, ""},
+
+		// Unknown relations: views, partitions, copies, catalogs, statistics.
+		{Postgres, `SELECT * FROM invoices_view`, "Unregistered:invoices_view"},
+		{Postgres, `SELECT * FROM invoices_2026`, "Unregistered:invoices_2026"},
+		{Postgres, `UPDATE invoices_view SET number = 'x'`, "Unregistered:invoices_view"},
+		{Postgres, `DELETE FROM invoices_view`, "Unregistered:invoices_view"},
+		{Postgres, `INSERT INTO backup (id) VALUES (1)`, "Unregistered:backup"},
+		{Postgres, `SELECT * FROM pg_stats`, "Unregistered:pg_stats"},
+		{Postgres, `SELECT query FROM pg_stat_activity`, "Unregistered:pg_stat_activity"},
+		{Postgres, `SELECT * FROM pg_catalog.currencies`, "Unregistered:pg_catalog.currencies"},
+		{Postgres, `SELECT * FROM pg_toast.pg_toast_16384`, "Unregistered:pg_toast"},
+		{Postgres, `SELECT * FROM information_schema.tables`, "Unregistered:information_schema.tables"},
+		{Postgres, `SELECT * FROM "Currencies"`, "Unregistered:Currencies"},
+		{Postgres, `SELECT * FROM plans`, "Unregistered:plans"},
+		{MySQL, "SELECT * FROM mysql.general_log", "Unregistered:mysql.general_log"},
+		{MySQL, "SELECT * FROM mysql.column_stats", "Unregistered:mysql.column_stats"},
+		{MySQL, "SELECT * FROM information_schema.PROCESSLIST", "Unregistered:PROCESSLIST"},
+		{MySQL, "SELECT * FROM Currencies", "Unregistered:Currencies"},
+		{SQLite, `SELECT * FROM sqlite_stat4`, "Unregistered:sqlite_stat4"},
+		{SQLite, `SELECT * FROM sqlite_master`, "Unregistered:sqlite_master"},
+		{SQLite, `SELECT * FROM pragma_table_info('invoices')`, "Unregistered:pragma_table_info"},
+		// A tenant table's row read through an unknown relation in a join
+		// or a subquery of a verified statement.
+		{Postgres, `SELECT * FROM invoices i JOIN invoices_view v ON v.id = i.id WHERE i.tenant_id = 'A'`, "Unregistered:invoices_view"},
+		{Postgres, `SELECT * FROM invoices i WHERE i.tenant_id = 'A' AND i.id IN (SELECT id FROM invoices_2026)`, "Unregistered:invoices_2026"},
+		// A CTE name outside its scope is the real table.
+		{Postgres, `SELECT * FROM secrets, (WITH secrets AS (SELECT 1) SELECT * FROM secrets) AS x`, "Unregistered:secrets"},
+		{Postgres, `WITH x AS (SELECT * FROM x) SELECT * FROM x`, "Unregistered:x"},
+		{Postgres, `WITH "X" AS (SELECT 1) SELECT * FROM x`, "Unregistered:x"},
+		// Functions outside the allow-list.
+		{Postgres, `SELECT leak_rows()`, "Unregistered:leak_rows"},
+		{Postgres, `SELECT * FROM leak_rows() AS t(a int)`, "Unregistered:leak_rows"},
+		{Postgres, `SELECT public.lower('x')`, "Unregistered:public.lower"},
+		{Postgres, `SELECT "LOWER"('x')`, "Unregistered:LOWER"},
+		{Postgres, `SELECT pg_stat_get_activity(NULL)`, "Unregistered:pg_stat_get_activity"},
+		{Postgres, `SELECT current_setting('app.tenant_id')`, ""},
+		{Postgres, `SELECT * FROM invoices i WHERE i.tenant_id = 'A' AND leak(i.id)`, "Unregistered:leak"},
+		{MySQL, "SELECT `count`(*) FROM currencies", "Unregistered:count"},
+		{MySQL, "SELECT count (*) FROM currencies", "Unregistered:count"},
+		{MySQL, "SELECT test.leak() FROM currencies", "Unregistered:test.leak"},
+		{MySQL, "SELECT SLEEP(5)", "Unregistered:SLEEP"},
+		{SQLite, `SELECT sqlite_version()`, "Unregistered:sqlite_version"},
+		// What the parser cannot read is not admitted in a closed world.
+		{Postgres, `SELECT * FROM (currencies c JOIN plans p ON true)`, "Unverifiable:parenthesised"},
+	}
+	for _, tc := range cases {
+		g := closedGuard(tc.d)
+		var v Verdict
+		if g.Mentions(tc.sql) {
+			v = g.Check(tc.sql, "A")
+		} else {
+			v = g.Admit(tc.sql)
+		}
+		switch {
+		case tc.want == "" && !v.OK():
+			t.Errorf("%s %s: want verified, got %v", tc.d, tc.sql, v)
+		case tc.want != "":
+			code, word, _ := strings.Cut(tc.want, ":")
+			if v.OK() || v.Finding.Code.String() != code || !strings.Contains(v.Finding.Detail, word) {
+				t.Errorf("%s %s: want %s naming %q, got %v", tc.d, tc.sql, code, word, v)
+			}
+		}
+	}
+}
+
+// TestClosedWorldOnlyUnderTenant: without a tenant (a bypass, or no scope)
+// Check does not apply the closed world, and a guard without ClosedWorld
+// never does.
+func TestClosedWorldOnlyUnderTenant(t *testing.T) {
+	const q = `SELECT * FROM invoices i JOIN invoices_view v ON v.id = i.id WHERE i.tenant_id = 'A'`
+	if v := closedGuard(Postgres).Check(q, ""); v.Finding != nil && v.Finding.Code == Unregistered {
+		t.Errorf("no tenant: %v", v)
+	}
+	open := New(Postgres, map[string]string{"invoices": "tenant_id"})
+	if v := open.Check(q, "A"); !v.OK() {
+		t.Errorf("open world: %v", v)
+	}
+	if v := open.Admit(`SELECT * FROM pg_stats`); !v.OK() {
+		t.Errorf("open world Admit: %v", v)
+	}
+}
+
+func TestClosedWorldConfiguration(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		f    func()
+	}{
+		{"shared and tenant", func() { New(Postgres, map[string]string{"a": "t"}, WithShared("A")) }},
+		{"invalid shared", func() { New(Postgres, nil, WithShared("a.b")) }},
+		{"invalid function", func() { New(Postgres, nil, WithFunctions("f()")) }},
+	} {
+		func() {
+			defer func() {
+				if recover() == nil {
+					t.Errorf("%s: New did not panic", tc.name)
+				}
+			}()
+			tc.f()
+		}()
+	}
+}
