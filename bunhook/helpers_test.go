@@ -137,6 +137,7 @@ func openTestDB(t testing.TB, kind string, extra ...bunhook.Option) *testDB {
 	case "sqlite":
 		path := filepath.Join(t.TempDir(), "test.db")
 		dsn := "file:" + path + "?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)"
+		td.dsn = dsn
 		td.db, err = sqlitedb.Open(dsn, opts...)
 		if err == nil {
 			var sqldb *sql.DB
@@ -184,6 +185,7 @@ func openTestDB(t testing.TB, kind string, extra ...bunhook.Option) *testDB {
 		cfg.DBName = name
 		cfg.ParseTime = true
 		dsn := cfg.FormatDSN()
+		td.dsn = dsn
 		td.db, err = mysqldb.Open(dsn, opts...)
 		var sqldb *sql.DB
 		sqldb, _ = sql.Open("mysql", dsn)
@@ -211,6 +213,31 @@ func withQuery(dsn, k, v string) string {
 	q.Set(k, v)
 	u.RawQuery = q.Encode()
 	return u.String()
+}
+
+// reopen opens another enforced handle on td's database, with td's bus,
+// observer and models and the extra options.
+func reopen(t testing.TB, td *testDB, extra ...bunhook.Option) *bun.DB {
+	t.Helper()
+	opts := append([]bunhook.Option{bunhook.WithAuditBus(td.bus), bunhook.WithObserver(td.obs),
+		bunhook.WithModels(allModels...), bunhook.WithSharedModels(sharedModels...)}, extra...)
+	var db *bun.DB
+	var err error
+	switch td.kind {
+	case "sqlite":
+		db, err = sqlitedb.Open(td.dsn, opts...)
+	case "pg":
+		db, err = pgdb.Open(td.dsn, opts...)
+	case "pgx":
+		db, err = pgdb.OpenPgx(td.dsn, opts...)
+	default:
+		db, err = mysqldb.Open(td.dsn, opts...)
+	}
+	if err != nil {
+		t.Fatalf("reopen %s: %v", td.kind, err)
+	}
+	t.Cleanup(func() { _ = db.Close() })
+	return db
 }
 
 // eachDB runs fn on every database kind, in parallel subtests.
