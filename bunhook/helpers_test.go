@@ -109,6 +109,9 @@ type testDB struct {
 	obs  *otelobs.Observer
 	sr   *tracetest.SpanRecorder
 	dsn  string // the DSN of the test database (schema or database of its own)
+	// defaultCollation: a MariaDB database with the server's default
+	// collation (see openTestDBCollation).
+	defaultCollation bool
 }
 
 var dbKinds = []string{"sqlite", "pg", "pgx", "mysql"}
@@ -122,7 +125,21 @@ func randName(prefix string) string {
 // openTestDB opens an isolated database of the given kind.
 func openTestDB(t testing.TB, kind string, extra ...bunhook.Option) *testDB {
 	t.Helper()
+	return openDB(t, &testDB{kind: kind}, extra...)
+}
+
+// openDefaultCollationDB opens a MariaDB test database with the server's
+// default collation (case- and accent-insensitive), declared to bunhook as
+// nothing: bunhook's default for MariaDB applies.
+func openDefaultCollationDB(t testing.TB, extra ...bunhook.Option) *testDB {
+	t.Helper()
+	return openDB(t, &testDB{kind: "mysql", defaultCollation: true}, extra...)
+}
+
+func openDB(t testing.TB, td *testDB, extra ...bunhook.Option) *testDB {
+	t.Helper()
 	ctx := context.Background()
+	kind := td.kind
 	sink := auditlog.NewMemorySink()
 	bus := auditlog.NewBus()
 	bus.Register(sink)
@@ -131,7 +148,7 @@ func openTestDB(t testing.TB, kind string, extra ...bunhook.Option) *testDB {
 	t.Cleanup(func() { _ = tp.Shutdown(context.Background()) })
 	obs := otelobs.New(otelobs.WithTracerProvider(tp))
 	opts := append([]bunhook.Option{bunhook.WithAuditBus(bus), bunhook.WithObserver(obs), bunhook.WithModels(allModels...), bunhook.WithSharedModels(sharedModels...)}, extra...)
-	td := &testDB{kind: kind, bus: bus, sink: sink, obs: obs, sr: sr}
+	td.bus, td.sink, td.obs, td.sr = bus, sink, obs, sr
 	var err error
 	switch kind {
 	case "sqlite":
@@ -169,7 +186,10 @@ func openTestDB(t testing.TB, kind string, extra ...bunhook.Option) *testDB {
 		name := randName("ts_")
 		admin, aerr := sql.Open("mysql", base)
 		if aerr == nil {
-			_, aerr = admin.ExecContext(ctx, "CREATE DATABASE "+name)
+			// Tenant ids of the suite are upper-case ("A", "B"): its
+			// databases compare them exactly (TestCollationFolding runs on
+			// the server's default collation).
+			_, aerr = admin.ExecContext(ctx, "CREATE DATABASE "+name+td.collation())
 		}
 		if aerr != nil {
 			unreachable(t, "MariaDB at TS_MYSQL_DSN", "CREATE DATABASE", aerr)
@@ -186,7 +206,7 @@ func openTestDB(t testing.TB, kind string, extra ...bunhook.Option) *testDB {
 		cfg.ParseTime = true
 		dsn := cfg.FormatDSN()
 		td.dsn = dsn
-		td.db, err = mysqldb.Open(dsn, opts...)
+		td.db, err = mysqldb.Open(dsn, td.collationOption(opts)...)
 		var sqldb *sql.DB
 		sqldb, _ = sql.Open("mysql", dsn)
 		td.raw = bun.NewDB(sqldb, mysqldialect.New())
@@ -215,6 +235,24 @@ func withQuery(dsn, k, v string) string {
 	return u.String()
 }
 
+// collation is the collation clause of a MariaDB test database: exact
+// unless the test asked for the server's default.
+func (td *testDB) collation() string {
+	if td.defaultCollation {
+		return ""
+	}
+	return " CHARACTER SET utf8mb4 COLLATE utf8mb4_bin"
+}
+
+// collationOption declares the test database's collation to bunhook before
+// opts (which may override it).
+func (td *testDB) collationOption(opts []bunhook.Option) []bunhook.Option {
+	if td.defaultCollation {
+		return opts
+	}
+	return append([]bunhook.Option{bunhook.WithTenantCollation(bunhook.CollationExact)}, opts...)
+}
+
 // reopen opens another enforced handle on td's database, with td's bus,
 // observer and models and the extra options.
 func reopen(t testing.TB, td *testDB, extra ...bunhook.Option) *bun.DB {
@@ -231,7 +269,7 @@ func reopen(t testing.TB, td *testDB, extra ...bunhook.Option) *bun.DB {
 	case "pgx":
 		db, err = pgdb.OpenPgx(td.dsn, opts...)
 	default:
-		db, err = mysqldb.Open(td.dsn, opts...)
+		db, err = mysqldb.Open(td.dsn, td.collationOption(opts)...)
 	}
 	if err != nil {
 		t.Fatalf("reopen %s: %v", td.kind, err)

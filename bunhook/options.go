@@ -52,6 +52,40 @@ type config struct {
 	bunOpts     []bun.DBOption
 	policy      scope.Policy
 	policyAllow bool
+	collation   Collation
+}
+
+// Collation says how the database compares the values of tenant columns,
+// which decides whether two distinct tenant ids can match each other's rows.
+type Collation int
+
+const (
+	// CollationDefault is CollationFolding on MySQL and MariaDB (whose
+	// default collations, utf8mb4_general_ci and the *_ai_ci ones, ignore
+	// case and accents) and CollationExact on PostgreSQL and SQLite.
+	CollationDefault Collation = iota
+	// CollationExact: tenant columns compare byte for byte (PostgreSQL's
+	// deterministic collations, SQLite's BINARY, MySQL's *_bin with no
+	// tenant ids that differ only in trailing spaces). Any valid tenant id
+	// may be bound.
+	CollationExact
+	// CollationFolding: tenant columns compare case- or accent-insensitively
+	// (MySQL *_ci and *_ai collations, SQLite NOCASE, PostgreSQL citext or a
+	// nondeterministic collation), so 'acme' = 'ACME' and 'beta' = 'bëta'
+	// there. Only canonical tenant ids are accepted on tenant tables: ASCII
+	// without upper-case letters and without spaces, which such a collation
+	// never folds together. A statement on a tenant table under another
+	// tenant id fails with ErrFoldedTenant, since the database could
+	// return or change the rows of the tenant it folds to.
+	CollationFolding
+)
+
+// WithTenantCollation declares how the database compares tenant ids (default
+// CollationDefault). On MySQL or MariaDB, make tenant columns exact with
+// `ALTER TABLE t MODIFY tenant_id VARCHAR(64) CHARACTER SET ascii COLLATE
+// ascii_bin NOT NULL` (or utf8mb4_bin) before declaring CollationExact.
+func WithTenantCollation(c Collation) Option {
+	return optionFunc(func(cfg *config) { cfg.collation = c })
 }
 
 // Option configures [Open].

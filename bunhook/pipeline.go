@@ -72,6 +72,13 @@ func (e *Enforcer) decide(ctx context.Context, span trace.Span, g *sqlguard.Guar
 		return d
 	}
 	tenant := t.String()
+	if e.folding && !canonical(tenant) {
+		v := g.Check(st.query, "")
+		o := verdictOutcome(violated, &v, tenant)
+		o.err, o.reason, o.fix = ErrFoldedTenant, "the tenant id is not canonical for a case- or accent-insensitive tenant column", fixFolded
+		d.veto = e.record(ctx, span, &o)
+		return d
+	}
 
 	// 3. Verify, and rescope what bun did not hook.
 	v, to := e.verify(g, st, tenant)
@@ -94,6 +101,29 @@ func (e *Enforcer) decide(ctx context.Context, span trace.Span, g *sqlguard.Guar
 	o.rewritten = to != ""
 	_ = e.record(ctx, span, &o)
 	return d
+}
+
+// ErrFoldedTenant is matched by the error of a statement on a tenant table
+// under a tenant id that a case- or accent-insensitive tenant column would
+// compare equal to other ids (see [CollationFolding]).
+var ErrFoldedTenant = errors.New("bunhook: the database compares this tenant id equal to other tenant ids")
+
+const fixFolded = "use canonical tenant ids (lower-case ASCII, no spaces), e.g. with a scope.Validator pattern " +
+	"such as ^[a-z0-9][a-z0-9._:-]*$; or make every tenant column compare exactly " +
+	"(MySQL/MariaDB: ALTER TABLE t MODIFY tenant_id VARCHAR(64) CHARACTER SET ascii COLLATE ascii_bin NOT NULL) " +
+	"and open with bunhook.WithTenantCollation(bunhook.CollationExact)"
+
+// canonical reports whether a case- and accent-insensitive collation
+// compares tenant equal to no other string a tenant id can be: printable
+// ASCII without upper-case letters and spaces (scope rejects whitespace
+// and control characters in ids, so PAD SPACE cannot join two ids either).
+func canonical(tenant string) bool {
+	for i := 0; i < len(tenant); i++ {
+		if c := tenant[i]; c <= ' ' || c >= 0x7f || (c >= 'A' && c <= 'Z') {
+			return false
+		}
+	}
+	return true
 }
 
 const fixUnregistered = "under a tenant scope a statement may name only registered relations and allowed functions: " +

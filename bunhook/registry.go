@@ -39,6 +39,7 @@ type Enforcer struct {
 	mode        atomic.Int32
 	allowDupKey bool
 	rls         bool
+	folding     bool // tenant ids must be canonical (CollationFolding)
 	dialect     sqlguard.Dialect
 	system      string // db.system.name
 
@@ -52,7 +53,7 @@ type Enforcer struct {
 	functions   []string // user-defined functions allowed under a scope
 	configErr   error    // invalid options, returned by Open
 	guard       atomic.Pointer[sqlguard.Guard]
-	models sync.Map // *schema.Table -> *modelInfo
+	models      sync.Map // *schema.Table -> *modelInfo
 
 	refusals refusals   // sub-queries Scope refused (see Scope)
 	refs     references // foreign keys between tenant-owned tables (references.go)
@@ -70,6 +71,7 @@ func newEnforcer(d schema.Dialect, c *config) *Enforcer {
 	default:
 		e.dialect, e.system = sqlguard.SQLite, "sqlite"
 	}
+	e.folding = c.collation == CollationFolding || (c.collation == CollationDefault && e.dialect == sqlguard.MySQL)
 	var errs []error
 	for t, col := range c.tables {
 		if !sqlguard.ValidName(t) || !sqlguard.ValidName(col) {
