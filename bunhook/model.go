@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"reflect"
 	"strings"
+	"unicode"
 
 	"github.com/uptrace/bun"
 	"github.com/uptrace/bun/dialect"
@@ -123,8 +124,55 @@ func (*TenantOwned) BeforeUpdate(ctx context.Context, q *bun.UpdateQuery) error 
 	if err := e.stampRows(ctx, "UPDATE", q.GetModel(), mi, tenant); err != nil {
 		return err
 	}
+	if err := e.checkSets(ctx, q, mi, tenant); err != nil {
+		return err
+	}
 	q.Where("? = ?", q.FQN(mi.column), tenant)
 	return nil
+}
+
+// checkSets refuses a Set or SetColumn of the tenant column, whatever its
+// value: the column is immutable (the guard refuses another tenant's value
+// in the final SQL; this refuses the intent, even with the bound tenant's).
+// Sets that cannot be read fail closed.
+func (e *Enforcer) checkSets(ctx context.Context, q *bun.UpdateQuery, mi *modelInfo, tenant string) error {
+	sets, ok := bunx.UpdateSets(q)
+	reason := ""
+	if !ok {
+		reason = "bunhook cannot read this bun version's Set expressions"
+	}
+	for _, s := range sets {
+		b, err := s.AppendQuery(q.DB().QueryGen(), nil)
+		if err != nil {
+			return nil // bun fails the statement with this error itself
+		}
+		if assignsColumn(string(b), mi.column) {
+			reason = "Set assigns the tenant column " + mi.column
+			break
+		}
+	}
+	if reason == "" {
+		return nil
+	}
+	o := modelOutcome(violated, "UPDATE", mi, tenant, true)
+	o.reason, o.err = reason, scope.ErrCrossTenant
+	o.fix = "the tenant column is immutable: do not Set, SetColumn or Value it (rows keep the tenant they were inserted with)"
+	return e.record(ctx, nil, &o)
+}
+
+// assignsColumn reports whether the SET expression expr ("col = v",
+// "t.col = v", "(a, col) = (...)") assigns column, which is compared
+// case-insensitively, quoted or not.
+func assignsColumn(expr, column string) bool {
+	target, _, _ := strings.Cut(expr, "=")
+	for _, w := range strings.FieldsFunc(target, func(r rune) bool {
+		return r != '_' && !unicode.IsLetter(r) && !unicode.IsDigit(r)
+	}) {
+		if strings.EqualFold(w, column) {
+			return true
+		}
+	}
+	return false
 }
 
 // BeforeDelete restricts DELETE (and soft deletes, which bun renders as

@@ -19,6 +19,7 @@ var (
 	selectTableModel = fieldIndex(reflect.TypeFor[bun.SelectQuery](), "tableModel")
 	dbStateField     = fieldIndex(reflect.TypeFor[bun.DB](), "noCopyState")
 	insertConnField  = fieldIndex(reflect.TypeFor[bun.InsertQuery](), "conn")
+	updateSetField   = fieldIndex(reflect.TypeFor[bun.UpdateQuery](), "set")
 	forceDeleteBit   = probeForceDeleteBit()
 )
 
@@ -36,7 +37,7 @@ func Pinned() []string {
 		"SelectQuery.whereHasOr": selectWhereHasOr, "UpdateQuery.whereHasOr": updateWhereHasOr,
 		"DeleteQuery.whereHasOr": deleteWhereHasOr, "InsertQuery.on": insertOnField,
 		"DeleteQuery.flags": deleteFlags, "SelectQuery.tableModel": selectTableModel, "DB.noCopyState": dbStateField,
-		"InsertQuery.conn": insertConnField,
+		"InsertQuery.conn": insertConnField, "UpdateQuery.set": updateSetField,
 	} {
 		if idx == nil {
 			missing = append(missing, name)
@@ -118,6 +119,19 @@ func SoftDelete(q *bun.DeleteQuery, tbl *schema.Table) bool {
 		return false
 	}
 	return reflect.ValueOf(q).Elem().FieldByIndex(deleteFlags).Uint()&forceDeleteBit == 0
+}
+
+// UpdateSets returns the expressions q was given with Set and SetColumn
+// (each "column = value"), ok false when they cannot be read.
+func UpdateSets(q *bun.UpdateQuery) (sets []schema.QueryWithArgs, ok bool) {
+	if updateSetField == nil {
+		return nil, false
+	}
+	f := reflect.ValueOf(q).Elem().FieldByIndex(updateSetField)
+	if f.Type() != reflect.TypeFor[[]schema.QueryWithArgs]() || !f.CanAddr() {
+		return nil, false
+	}
+	return writable(f).Interface().([]schema.QueryWithArgs), true
 }
 
 // InsertConn returns the connection q was bound to with Conn (a bun.Tx,
