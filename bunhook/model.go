@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"reflect"
+	"sync"
 	"strings"
 	"unicode"
 
@@ -96,7 +97,8 @@ func (*TenantOwned) BeforeInsert(ctx context.Context, q *bun.InsertQuery) error 
 	if !proceed {
 		return err
 	}
-	if err := e.stampRows(ctx, "INSERT", q.GetModel(), mi, tenant); err != nil {
+	filled, err := e.stampRows(ctx, "INSERT", q.GetModel(), mi, tenant)
+	if err != nil {
 		return err
 	}
 	on := strings.ToUpper(bunx.InsertOn(q))
@@ -111,7 +113,13 @@ func (*TenantOwned) BeforeInsert(ctx context.Context, q *bun.InsertQuery) error 
 	case strings.Contains(on, "DO UPDATE"):
 		q.Where("?TableAlias.? = ?", mi.ident, tenant)
 	}
-	return e.checkReferences(ctx, q, mi, tenant)
+	if err := e.checkReferences(ctx, q, mi, tenant); err != nil {
+		return err
+	}
+	if filled {
+		e.filled.mark(q)
+	}
+	return nil
 }
 
 // BeforeUpdate restricts UPDATE to the bound tenant's rows and fills or checks
@@ -121,7 +129,7 @@ func (*TenantOwned) BeforeUpdate(ctx context.Context, q *bun.UpdateQuery) error 
 	if !proceed {
 		return err
 	}
-	if err := e.stampRows(ctx, "UPDATE", q.GetModel(), mi, tenant); err != nil {
+	if _, err := e.stampRows(ctx, "UPDATE", q.GetModel(), mi, tenant); err != nil {
 		return err
 	}
 	if err := e.checkSets(ctx, q, mi, tenant); err != nil {
@@ -251,23 +259,56 @@ func ddlHook(ctx context.Context, db *bun.DB, model bun.Model, op string) error 
 }
 
 // stampRows fills an empty tenant column with tenant and rejects rows that
-// carry another tenant.
-func (e *Enforcer) stampRows(ctx context.Context, op string, model bun.Model, mi *modelInfo, tenant string) error {
+// carry another tenant. filled reports whether it filled one.
+func (e *Enforcer) stampRows(ctx context.Context, op string, model bun.Model, mi *modelInfo, tenant string) (filled bool, err error) {
 	for _, row := range modelRows(model, mi) {
-		if err := e.stampRow(ctx, op, row, mi, tenant); err != nil {
-			return err
+		f, err := e.stampRow(ctx, op, row, mi, tenant)
+		if err != nil {
+			return filled, err
 		}
+		filled = filled || f
 	}
-	return nil
+	return filled, nil
+}
+
+// filledInserts marks the model INSERTs whose tenant column bunhook filled,
+// from the model hook to the guard (which emits tenant.write.injected for
+// them only). A mark is taken when the guard sees its statement; marks of
+// statements that never reach it (bun failed to render them) are dropped
+// when too many pile up.
+type filledInserts struct {
+	mu sync.Mutex
+	m  map[*bun.InsertQuery]struct{}
+}
+
+const maxFilledMarks = 1024
+
+func (f *filledInserts) mark(q *bun.InsertQuery) {
+	f.mu.Lock()
+	if f.m == nil || len(f.m) >= maxFilledMarks {
+		f.m = make(map[*bun.InsertQuery]struct{})
+	}
+	f.m[q] = struct{}{}
+	f.mu.Unlock()
+}
+
+func (f *filledInserts) take(q *bun.InsertQuery) bool {
+	f.mu.Lock()
+	_, ok := f.m[q]
+	if ok {
+		delete(f.m, q)
+	}
+	f.mu.Unlock()
+	return ok
 }
 
 // stampRow stamps one struct row of mi's table (see modelRows).
-func (e *Enforcer) stampRow(ctx context.Context, op string, row reflect.Value, mi *modelInfo, tenant string) error {
+func (e *Enforcer) stampRow(ctx context.Context, op string, row reflect.Value, mi *modelInfo, tenant string) (filled bool, err error) {
 	fv := mi.field.Value(row)
 	for fv.Kind() == reflect.Pointer {
 		if fv.IsNil() {
 			if !fv.CanSet() {
-				return nil
+				return false, nil
 			}
 			fv.Set(reflect.New(fv.Type().Elem()))
 		}
@@ -278,12 +319,13 @@ func (e *Enforcer) stampRow(ctx context.Context, op string, row reflect.Value, m
 	case "":
 		if fv.CanSet() {
 			fv.SetString(tenant)
+			return true, nil
 		}
 	default:
 		o := modelOutcome(violated, op, mi, tenant, true)
 		o.attempted, o.reason, o.err = cur, "the row belongs to another tenant", scope.ErrCrossTenant
 		o.fix = "leave the tenant column empty (it is filled from the context) or bind the row's tenant"
-		return e.record(ctx, nil, &o)
+		return false, e.record(ctx, nil, &o)
 	}
-	return nil
+	return false, nil
 }

@@ -202,3 +202,59 @@ func TestGatingMatrixThroughQueries(t *testing.T) {
 		})
 	}
 }
+
+// TestDecisionEvents: tenant.write.injected only when bunhook supplied the
+// tenant of a write, and one tenant.read.filtered per tenant table read.
+func TestDecisionEvents(t *testing.T) {
+	eachDB(t, func(t *testing.T, td *testDB) {
+		ids := td.seed(t)
+		td.obs.SetEnabled(true)
+		a := tenantCtx(t, "A")
+		events := func(name string, run func() error) []string {
+			t.Helper()
+			td.sr.Reset()
+			if err := run(); err != nil {
+				t.Fatalf("%s: %v", name, err)
+			}
+			spans := decisionSpans(td.sr)
+			if len(spans) != 1 {
+				t.Fatalf("%s: %d decision spans", name, len(spans))
+			}
+			if d, _ := spanAttr(spans[0], "tenant.decision"); d != "scoped" {
+				t.Fatalf("%s: decision %q", name, d)
+			}
+			return eventNames(spans[0])
+		}
+		want := func(name string, got []string, w ...string) {
+			t.Helper()
+			if strings.Join(got, ",") != strings.Join(w, ",") {
+				t.Errorf("%s: events %v, want %v", name, got, w)
+			}
+		}
+		const injected, filtered = "tenant.write.injected", "tenant.read.filtered"
+		want("model INSERT with the tenant left empty", events("insert empty", func() error {
+			_, err := td.db.NewInsert().Model(&Customer{ID: 50, Name: "filled"}).Exec(a)
+			return err
+		}), injected)
+		want("model INSERT that carried the bound tenant", events("insert carried", func() error {
+			_, err := td.db.NewInsert().Model(&Customer{ID: 51, TenantID: "A", Name: "carried"}).Exec(a)
+			return err
+		}))
+		want("raw INSERT with the tenant literal", events("raw insert", func() error {
+			_, err := td.db.NewRaw("INSERT INTO customers (id, tenant_id, name) VALUES (52, 'A', 'raw')").Exec(a)
+			return err
+		}))
+		want("model UPDATE", events("update", func() error {
+			_, err := td.db.NewUpdate().Model((*Invoice)(nil)).Set("number = ?", "n").Where("id = ?", ids["A"][0]).Exec(a)
+			return err
+		}), injected)
+		want("raw UPDATE with its own predicate", events("raw update", func() error {
+			_, err := td.db.NewRaw("UPDATE invoices SET number = 'm' WHERE tenant_id = 'A' AND id = ?", ids["A"][0]).Exec(a)
+			return err
+		}))
+		want("SELECT over two tenant tables", events("join", func() error {
+			var inv []Invoice
+			return td.db.NewSelect().Model(&inv).Relation("Customer").Scan(a)
+		}), filtered, filtered)
+	})
+}

@@ -99,8 +99,27 @@ func (e *Enforcer) decide(ctx context.Context, span trace.Span, g *sqlguard.Guar
 	// 5. Record, 6. the decision.
 	o := verdictOutcome(scoped, &v, tenant)
 	o.rewritten = to != ""
+	o.supplied = o.write && e.supplied(st.iq)
 	_ = e.record(ctx, span, &o)
 	return d
+}
+
+// supplied reports whether bunhook's model hooks supplied the tenant of the
+// write iq: the rows of a model INSERT it filled, the predicate of a model
+// UPDATE or DELETE on a tenant-owned model.
+func (e *Enforcer) supplied(iq bun.Query) bool {
+	switch q := iq.(type) {
+	case *bun.InsertQuery:
+		return e.filled.take(q)
+	case *bun.UpdateQuery, *bun.DeleteQuery:
+		tm, ok := q.GetModel().(bun.TableModel)
+		if !ok {
+			return false
+		}
+		mi := e.modelInfo(tm.Table())
+		return mi.owned && mi.err == nil
+	}
+	return false
 }
 
 // ErrFoldedTenant is matched by the error of a statement on a tenant table

@@ -39,6 +39,10 @@ type outcome struct {
 	bypass    *scope.Bypass // bypassed: the declaration
 	policy    *scope.PolicyError
 	rewritten bool // scoped: the statement was re-rendered with the predicate
+	// supplied: scoped writes, bunhook supplied the tenant (filled the rows
+	// of a model INSERT, added the predicate of a model UPDATE or DELETE):
+	// only then is there a tenant.write.injected event.
+	supplied bool
 }
 
 // record reports o on both paths, each when enabled: an audit record on the
@@ -124,6 +128,9 @@ func (e *Enforcer) traceOutcome(ctx context.Context, span trace.Span, o *outcome
 		}
 		if o.rewritten {
 			span.SetAttributes(attrRewritten)
+		}
+		if o.write && !o.supplied {
+			return // the statement carried the tenant itself: nothing was injected
 		}
 		// One event per tenant table the statement was verified for.
 		name := pick(o.write, otelobs.EventWriteInjected, otelobs.EventReadFiltered)

@@ -55,7 +55,8 @@ type Enforcer struct {
 	guard       atomic.Pointer[sqlguard.Guard]
 	models      sync.Map // *schema.Table -> *modelInfo
 
-	refusals refusals   // sub-queries Scope refused (see Scope)
+	filled   filledInserts // model INSERTs whose tenant bunhook filled (model.go)
+	refusals refusals      // sub-queries Scope refused (see Scope)
 	refs     references // foreign keys between tenant-owned tables (references.go)
 }
 
