@@ -23,6 +23,7 @@ type checker struct {
 	cteScope []int32
 	pending  []pendingSet
 	cands    []predCand
+	eqs      []eqCand
 
 	lexErr        string
 	lexPos        int
@@ -87,6 +88,7 @@ func (c *checker) reset() {
 		cteScope: c.cteScope[:0],
 		pending:  c.pending[:0],
 		cands:    c.cands[:0],
+		eqs:      c.eqs[:0],
 	}
 }
 

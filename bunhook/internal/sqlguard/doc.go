@@ -54,7 +54,12 @@
 //
 // as a top-level conjunct of its block's WHERE or, for the target of an
 // INNER/LEFT/CROSS JOIN, of that join's ON. The ON of a RIGHT/FULL join
-// does not restrict the joined table (its rows are preserved). An
+// does not restrict the joined table (its rows are preserved). A reference
+// is also restricted by an equality of its tenant column with the tenant
+// column of a restricted reference of the same block
+// (<q>.<col> = <p>.<col'>), as a top-level conjunct of the WHERE or of its
+// own INNER/LEFT/CROSS ON; the restriction does not flow into nested
+// blocks (a correlated subquery needs its own predicate). An
 // unqualified "<tenant column> = '<tenant>'" counts only when the block has
 // exactly one table reference. A top-level conjunct is reached from the
 // clause root through AND and fully parenthesised groups only: any OR
@@ -126,15 +131,36 @@
 // (NotAllowed): dynamic SQL, DDL, privileges, SET/RESET/PRAGMA, COPY, LOAD
 // DATA, LOCK, EXPLAIN, SHOW, several statements in one text.
 //
+// # The closed world
+//
+// A guard built with [ClosedWorld] also refuses (Unregistered), in Check
+// under a tenant and in Admit, every relation that is not a tenant table, a
+// shared table ([WithShared]; unqualified, or qualified by a schema that is
+// not a system schema), a CTE visible where it is named (a WITH's names are
+// visible in its later CTEs and its body, a RECURSIVE one in its own body
+// too, never outside the query expression that holds it) or a derived table,
+// and every function call that is not a built-in on the dialect's
+// allow-list (functions.go) or named with [WithFunctions]: views,
+// partitions, inheritance children, copies, catalogs, statistics, table
+// functions, user-defined and stored functions. Qualified calls are allowed
+// only as pg_catalog.<built-in> on PostgreSQL; on MySQL a quoted name or a
+// space before '(' calls a stored function and is refused. Words of the
+// guard's keyword table (LEFT, REPLACE, VALUES, ...) are syntax to it. In a
+// closed world, a statement the parser cannot read is Unverifiable even
+// when it names no tenant table.
+//
 // # Limits
 //
 // The guard only sees SQL text. It cannot see into views, functions,
 // procedures, triggers, rules or row security policies: register a view
 // over a tenant table as a tenant table itself, and do not let user-defined
 // functions read tenant tables. Stored procedures and prepared statements
-// (CALL p(), EXECUTE s) are refused by Admit under a tenant scope, but a
-// user-defined function called inside a query on shared tables is not
-// (yet) refused.
+// (CALL p(), EXECUTE s) are refused by Admit under a tenant scope, and in a
+// closed world every relation and function the guard does not know. The
+// function allow-list is by name: a user-defined overload of a built-in's
+// name (PostgreSQL resolves lower(integer) to public.lower(integer) when
+// one exists) is called as the built-in; such functions are created by DDL,
+// which never runs under a tenant scope.
 //
 // Equality is decided by the database: the tenant column must compare
 // exactly. With a case- or accent-insensitive collation (MySQL's default

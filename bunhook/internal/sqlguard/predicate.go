@@ -9,56 +9,121 @@ func (c *checker) tableName(tbl int16) string { return c.g.tables[tbl-1].name }
 func (c *checker) tenantCol(tbl int16) string { return c.g.tables[tbl-1].column }
 
 // verifyBlock checks every tenant table reference in refs[base:] against
-// the block's WHERE range [ws, we) and its own ON range.
+// the block's WHERE range [ws, we) and its own ON range. A reference is
+// restricted by its tenant predicate there, or, transitively, by an
+// equality of its tenant column with the tenant column of a restricted
+// reference of the same block, as a top-level conjunct of the WHERE or of
+// its own ON (of an inner, left or cross join).
 func (c *checker) verifyBlock(base, ws, we int) {
 	refs := c.refs[base:]
-	cbase := len(c.cands)
+	cbase, ebase := len(c.cands), len(c.eqs)
 	if ws >= 0 {
 		c.collectPreds(ws, we)
 	}
-	cwhere := len(c.cands)
-	defer func() { c.cands = c.cands[:cbase] }()
+	cwhere, ewhere := len(c.cands), len(c.eqs)
+	defer func() { c.cands, c.eqs = c.cands[:cbase], c.eqs[:ebase] }()
+	var done uint64 // refs[i] restricted, for i < 64 (others need their own predicate)
+	pending := false
 	for ri := range refs {
 		r := &refs[ri]
 		if r.tbl == 0 {
 			continue
 		}
-		name := c.tableName(r.tbl)
 		for rj := range refs {
 			if rj != ri && refs[rj].qualTok >= 0 && c.maybeSameIdent(int(refs[rj].qualTok), int(r.qualTok)) {
 				c.fail(int(r.qualTok), "ambiguous table qualifier")
 				return
 			}
 		}
-		allowUnqual := len(refs) == 1
-		c.cands = c.cands[:cwhere]
-		if c.matchCands(cbase, r, allowUnqual) {
-			continue
+		c.cands, c.eqs = c.cands[:cwhere], c.eqs[:ewhere]
+		switch {
+		case c.matchCands(cbase, r, len(refs) == 1),
+			r.onS >= 0 && r.onCounts && c.hasPred(int(r.onS), int(r.onE), r, false):
+			if ri < 64 {
+				done |= 1 << uint(ri)
+			}
+		default:
+			pending = true
 		}
-		if r.onS >= 0 && r.onCounts && c.hasPred(int(r.onS), int(r.onE), r, false) {
-			continue
-		}
-		code := MissingPredicate
-		where := "its WHERE clause"
-		if r.onS >= 0 && r.onCounts {
-			where = "its WHERE or JOIN ... ON clause"
-		}
-		if (ws >= 0 && c.predUnderOr(ws, we, r, allowUnqual)) ||
-			(r.onS >= 0 && r.onCounts && c.predUnderOr(int(r.onS), int(r.onE), r, false)) {
-			code = OrEscape
-			c.finding(code, name, int(c.toks[r.nameTok].pos), fmt.Sprintf(
-				"table %s (qualifier %s): the tenant predicate %s.%s = '<tenant>' appears only under OR in %s",
-				name, c.content(int(r.qualTok)), c.content(int(r.qualTok)), c.tenantCol(r.tbl), where))
-			continue
-		}
-		extra := ""
-		if r.onS >= 0 && !r.onCounts {
-			extra = " (the ON clause of a RIGHT/FULL/NATURAL join does not restrict the joined table)"
-		}
-		c.finding(code, name, int(c.toks[r.nameTok].pos), fmt.Sprintf(
-			"table %s (qualifier %s) is not restricted by %s.%s = '<tenant>' as a top-level AND condition of %s%s",
-			name, c.content(int(r.qualTok)), c.content(int(r.qualTok)), c.tenantCol(r.tbl), where, extra))
 	}
+	c.cands, c.eqs = c.cands[:cwhere], c.eqs[:ewhere]
+	for changed := pending && done != 0; changed; {
+		changed = false
+		for ri := 0; ri < len(refs) && ri < 64; ri++ {
+			if refs[ri].tbl != 0 && done&(1<<uint(ri)) == 0 && c.equated(refs, ri, done, ebase, ewhere) {
+				done |= 1 << uint(ri)
+				changed = true
+			}
+		}
+	}
+	for ri := range refs {
+		if r := &refs[ri]; r.tbl != 0 && (ri >= 64 || done&(1<<uint(ri)) == 0) {
+			c.unrestricted(r, ws, we, len(refs) == 1)
+		}
+	}
+}
+
+// equated reports whether refs[ri]'s tenant column is equated with the
+// tenant column of a restricted reference (done) by a conjunct of the
+// WHERE (eqs[ews:ewe]) or of refs[ri]'s own ON.
+func (c *checker) equated(refs []tref, ri int, done uint64, ews, ewe int) bool {
+	if c.equatedIn(refs, ri, done, ews, ewe) {
+		return true
+	}
+	r := &refs[ri]
+	if r.onS < 0 || !r.onCounts {
+		return false
+	}
+	cb, eb := len(c.cands), len(c.eqs)
+	c.collectPreds(int(r.onS), int(r.onE))
+	ok := c.equatedIn(refs, ri, done, eb, len(c.eqs))
+	c.cands, c.eqs = c.cands[:cb], c.eqs[:eb]
+	return ok
+}
+
+func (c *checker) equatedIn(refs []tref, ri int, done uint64, from, to int) bool {
+	for _, q := range c.eqs[from:to] {
+		for _, side := range [2][4]int32{{q.q1, q.c1, q.q2, q.c2}, {q.q2, q.c2, q.q1, q.c1}} {
+			if !c.isRefColumn(&refs[ri], side[0], side[1]) {
+				continue
+			}
+			for rs := 0; rs < len(refs) && rs < 64; rs++ {
+				if rs != ri && done&(1<<uint(rs)) != 0 && c.isRefColumn(&refs[rs], side[2], side[3]) {
+					return true
+				}
+			}
+		}
+	}
+	return false
+}
+
+// isRefColumn reports whether <toks[q]>.<toks[col]> is r's tenant column.
+func (c *checker) isRefColumn(r *tref, q, col int32) bool {
+	return r.tbl != 0 && r.qualTok >= 0 && c.identEqual(int(q), int(r.qualTok)) && c.isTenantCol(int(col), c.tenantCol(r.tbl))
+}
+
+// unrestricted records the finding for a tenant reference of a block that
+// nothing restricts.
+func (c *checker) unrestricted(r *tref, ws, we int, allowUnqual bool) {
+	name := c.tableName(r.tbl)
+	where := "its WHERE clause"
+	if r.onS >= 0 && r.onCounts {
+		where = "its WHERE or JOIN ... ON clause"
+	}
+	if (ws >= 0 && c.predUnderOr(ws, we, r, allowUnqual)) ||
+		(r.onS >= 0 && r.onCounts && c.predUnderOr(int(r.onS), int(r.onE), r, false)) {
+		c.finding(OrEscape, name, int(c.toks[r.nameTok].pos), fmt.Sprintf(
+			"table %s (qualifier %s): the tenant predicate %s.%s = '<tenant>' appears only under OR in %s",
+			name, c.content(int(r.qualTok)), c.content(int(r.qualTok)), c.tenantCol(r.tbl), where))
+		return
+	}
+	extra := ""
+	if r.onS >= 0 && !r.onCounts {
+		extra = " (the ON clause of a RIGHT/FULL/NATURAL join does not restrict the joined table)"
+	}
+	c.finding(MissingPredicate, name, int(c.toks[r.nameTok].pos), fmt.Sprintf(
+		"table %s (qualifier %s) is not restricted by %s.%s = '<tenant>' as a top-level AND condition of %s%s",
+		name, c.content(int(r.qualTok)), c.content(int(r.qualTok)), c.tenantCol(r.tbl), where, extra))
 }
 
 func (c *checker) isOr(t *token) bool {
@@ -74,6 +139,11 @@ func (c *checker) isAnd(t *token) bool {
 	}
 	return t.kind == tkOp && t.op == opAmps && c.g.dialect == MySQL
 }
+
+// eqCand is a top-level conjunct of the shape <q1>.<c1> = <q2>.<c2>, found
+// by collectPreds: an equality that may carry a restriction from one table
+// to another.
+type eqCand struct{ q1, c1, q2, c2 int32 }
 
 // predCand is a top-level conjunct of the exact shape
 // <q>.<col> = '<tenant>' (q < 0 for <col> = '<tenant>'), operands in either
@@ -172,9 +242,15 @@ func (c *checker) collectConjunct(s, e int) {
 		c.collectPreds(s, e)
 		return
 	}
-	if n := e - s; n == 5 || n == 3 {
+	switch n := e - s; n {
+	case 5, 3:
 		if p, ok := c.predAt(s, n); ok {
 			c.cands = append(c.cands, p)
+		}
+	case 7:
+		if c.isName(s) && c.isKind(s+1, tkDot) && c.isName(s+2) && c.isEq(s+3) &&
+			c.isName(s+4) && c.isKind(s+5, tkDot) && c.isName(s+6) {
+			c.eqs = append(c.eqs, eqCand{int32(s), int32(s + 2), int32(s + 4), int32(s + 6)})
 		}
 	}
 }

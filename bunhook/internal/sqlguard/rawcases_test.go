@@ -244,6 +244,23 @@ var rawQueryCases = []rawCase{
 	{pg, `SELECT * FROM customers c, generate_series(1, 3) AS g(n) WHERE c.tenant_id = 'A'`, "", S(0, "customers")},
 
 	// ---- query blocks: subqueries, CTEs, set operations
+	// ---- a join restricted through the equality of tenant columns
+	{all, `SELECT * FROM invoices i JOIN items t ON t.invoice_id = i.id AND t.tenant_id = i.tenant_id WHERE i.tenant_id = 'A'`, "", S(0, inv, "items")},
+	{all, `SELECT * FROM invoices i LEFT JOIN items t ON i.tenant_id = t.tenant_id AND t.invoice_id = i.id WHERE i.tenant_id = 'A'`, "", S(0, inv, "items")},
+	{all, `SELECT * FROM invoices i, items t WHERE t.tenant_id = i.tenant_id AND i.tenant_id = 'A' AND t.invoice_id = i.id`, "", S(0, inv, "items")},
+	{all, `SELECT * FROM invoices i JOIN customers c ON c.tenant_id = i.tenant_id JOIN items t ON t.tenant_id = c.tenant_id WHERE i.tenant_id = 'A'`, "", S(0, inv, "customers", "items")},
+	{all, `SELECT * FROM invoices i JOIN customers c ON c.id = i.customer_id AND c.tenant_id = 'A' JOIN items t ON t.tenant_id = c.tenant_id WHERE i.tenant_id = 'A'`, "", S(0, inv, "customers", "items")},
+	{all, `SELECT * FROM invoices i JOIN items t ON t.tenant_id = i.tenant_id`, "", S(MissingPredicate, inv, "items")},
+	{all, `SELECT * FROM invoices i JOIN items t ON t.tenant_id = i.tenant_id WHERE i.tenant_id = 'A' OR i.id = 1`, "", S(OrEscape, inv, "items")},
+	{all, `SELECT * FROM invoices i JOIN items t ON t.tenant_id = i.tenant_id OR t.id = 1 WHERE i.tenant_id = 'A'`, "", S(MissingPredicate, inv, "items")},
+	{all, `SELECT * FROM invoices i JOIN items t ON t.invoice_id = i.tenant_id WHERE i.tenant_id = 'A'`, "", S(MissingPredicate, inv, "items")},
+	{all, `SELECT * FROM invoices i JOIN items t ON t.tenant_id = i.number WHERE i.tenant_id = 'A'`, "", S(MissingPredicate, inv, "items")},
+	{all, `SELECT * FROM invoices i JOIN items t ON NOT t.tenant_id = i.tenant_id WHERE i.tenant_id = 'A'`, "", S(MissingPredicate, inv, "items")},
+	{all, `SELECT * FROM invoices i JOIN items t ON t.tenant_id = x.tenant_id WHERE i.tenant_id = 'A'`, "", S(MissingPredicate, inv, "items")},
+	{all, `SELECT * FROM currencies c JOIN items t ON t.tenant_id = c.tenant_id`, "", S(MissingPredicate, "items")},
+	{pg | lite, `SELECT * FROM invoices i RIGHT JOIN items t ON t.tenant_id = i.tenant_id WHERE i.tenant_id = 'A'`, "", S(MissingPredicate, inv, "items")},
+	{all, `SELECT * FROM items t JOIN invoices i ON i.tenant_id = t.tenant_id AND i.tenant_id = 'A'`, "", S(MissingPredicate, "items", inv)},
+	{all, `SELECT * FROM invoices i WHERE i.tenant_id = 'A' AND EXISTS (SELECT 1 FROM items t WHERE t.tenant_id = i.tenant_id)`, "", S(MissingPredicate, inv, "items")},
 	{all, `SELECT * FROM invoices i WHERE i.tenant_id = 'A' AND i.id IN (SELECT invoice_id FROM items WHERE tenant_id = 'A')`, "", S(0, inv, "items")},
 	{all, `SELECT * FROM invoices i WHERE i.tenant_id = 'A' AND i.id IN (SELECT invoice_id FROM items)`, "", S(MissingPredicate, inv, "items")},
 	{all, `SELECT * FROM invoices i WHERE i.id IN (SELECT t.invoice_id FROM items t WHERE t.tenant_id = 'A' AND i.tenant_id = 'A')`, "", S(MissingPredicate, inv, "items")},
