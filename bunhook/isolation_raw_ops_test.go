@@ -41,7 +41,7 @@ func (r *isoRunner) opRawOK() {
 	tb := r.table()
 	name, scol := isoTables[tb].name, isoTables[tb].scol
 	tn := r.tenant
-	switch r.rng.IntN(7) {
+	switch r.rng.IntN(8) {
 	case 0:
 		x := r.pickID(tb) - 1
 		r.note("raw SELECT %s WHERE tenant_id=%s AND id>%d", name, tn, x)
@@ -161,6 +161,19 @@ func (r *isoRunner) opRawOK() {
 		if !slices.Equal(got, want) {
 			r.failf("WRONG RESULT: raw JOIN returned %v, the model says %v", got, want)
 		}
+	case 6:
+		r.note("raw SELECT items JOIN invoices, invoices restricted through the tenant columns' equality (%s)", tn)
+		rows, err := r.db.QueryContext(r.ctx, "SELECT t.id, t.tenant_id FROM items AS t JOIN invoices AS i ON i.id = t.invoice_id "+
+			"AND i.tenant_id = t.tenant_id WHERE t.tenant_id = ? ORDER BY t.id", tn)
+		if r.noTenant(err, "raw transitive JOIN") {
+			return
+		}
+		r.mustOK(err, "raw JOIN restricted through the tenant columns' equality")
+		ids, tenants := r.rawIDs(rows)
+		r.checkIDs("raw transitive JOIN", tItems, ids, tenants, r.ownRaw(tItems, func(_ int64, row mrow) bool {
+			inv, ok := r.m.rows[tInvoices][row.ref]
+			return ok && inv.tenant == tn
+		}))
 	default:
 		r.note("raw SELECT COUNT(*) FROM %s WHERE tenant_id=%s", name, tn)
 		var n int
@@ -199,7 +212,20 @@ func (r *isoRunner) opRawBad() {
 		_, err := r.db.ExecContext(r.ctx, q, args...)
 		r.mustBlock(err, "raw "+what, want)
 	}
-	switch r.rng.IntN(10) {
+	k := r.rng.IntN(12)
+	if k == 10 && tn == "" {
+		// With no tenant bound, a statement that names no tenant table is
+		// not checked (the closed world is a tenant scope's): only
+		// registering the view as tenant-owned makes it fail closed.
+		k = 11
+	}
+	switch k {
+	case 10:
+		query("SELECT through an unregistered view, with the tenant predicate",
+			"SELECT id, tenant_id FROM "+name+"_all WHERE tenant_id = ?", tn)
+	case 11:
+		query("SELECT from an unregistered table joined to a scoped read",
+			"SELECT v.id, v.tenant_id FROM "+name+" AS t JOIN "+name+"_all AS v ON v.id = t.id WHERE t.tenant_id = ?", tn)
 	case 0:
 		query("SELECT without predicate", "SELECT id, tenant_id FROM "+name)
 	case 1:
