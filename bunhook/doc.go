@@ -33,7 +33,29 @@
 // installed; register the tenant-owned models there ([WithModels]) so that
 // raw SQL over their tables is guarded from the first query:
 //
-//	db, err := sqlitedb.Open("file::memory:?cache=shared", bunhook.WithModels((*Invoice)(nil)))
+//	db, err := sqlitedb.Open("file::memory:?cache=shared", bunhook.WithModels((*Invoice)(nil)),
+//		bunhook.WithSharedModels((*Currency)(nil)))
+//
+// # The closed world
+//
+// Under a tenant scope a statement runs only if the guard knows every
+// relation it names and every function it calls. Relations: the tenant-owned
+// tables (models given to [WithModels], tables and views given to
+// [WithTenantTable]), the shared tables that hold no tenant's rows
+// ([WithSharedModels], [WithSharedTables], [RegisterSharedModels]), and the
+// statement's own CTEs and derived tables. Functions: the dialect's value
+// built-ins and those named with [WithFunctions]. Anything else (a view, a
+// partition, a copy, a catalog, a table function, a user-defined function)
+// is refused with [scope.ErrUnscopedQuery] naming it. So are, whatever they
+// name, the statement kinds the guard cannot see through (dynamic SQL, DDL,
+// privileges, server settings, files). With no tenant bound, statements on
+// tenant-owned tables fail closed and the others run; under
+// [scope.WithBypass] everything runs, audited.
+//
+// Tenant ids must be distinct for the database: on a case- or
+// accent-insensitive tenant column (the default on MySQL and MariaDB; see
+// [Collation] and [WithTenantCollation]) only canonical ids reach tenant
+// tables, others fail with [ErrFoldedTenant].
 //
 // # How it enforces
 //
@@ -51,7 +73,9 @@
 // Table() without a model, NewRaw, DB/Tx/Conn ExecContext and QueryContext,
 // MERGE, TRUNCATE, DDL), and sends it through the statement pipeline:
 //
-//  1. classify: a statement that names no tenant-owned table runs untouched;
+//  1. classify: a statement that names no tenant-owned table runs untouched,
+//     unless a tenant is bound: then its kind, relations and functions must
+//     be known (the closed world);
 //  2. resolve the tenant, or the bypass: under [scope.WithBypass] it runs
 //     unscoped and audited; with no tenant bound it is blocked;
 //  3. verify, and rescope: the SQL verifier proves that every occurrence of
@@ -112,13 +136,15 @@
 // # API
 //
 // The names adopters use: [Open] and its options ([WithModels],
-// [WithTenantTable], [WithAuditBus], [WithObserver], [WithMode],
-// [WithPolicy], [WithPolicyAllowRecords], [WithDuplicateKeyUpdate],
-// [WithoutRLSSetting], [WithBunOptions]); the driver helpers in
-// bunhook/sqlitedb, bunhook/pgdb and bunhook/mysqldb; [TenantOwned];
-// [Scope]; [RegisterModels]; [EnforcerOf] with [Enforcer.Mode],
-// [Enforcer.SetMode] and [Enforcer.Tables]; [RLSPolicySQL] and [EnableRLS];
-// [DSNConnector]; the errors [ErrNotInstalled] and [ErrModel] (every
+// [WithTenantTable], [WithSharedModels], [WithSharedTables],
+// [WithFunctions], [WithTenantCollation], [WithAuditBus], [WithObserver],
+// [WithMode], [WithPolicy], [WithPolicyAllowRecords],
+// [WithDuplicateKeyUpdate], [WithoutRLSSetting], [WithBunOptions]); the
+// driver helpers in bunhook/sqlitedb, bunhook/pgdb and bunhook/mysqldb;
+// [TenantOwned]; [Scope]; [RegisterModels] and [RegisterSharedModels];
+// [EnforcerOf] with [Enforcer.Mode], [Enforcer.SetMode] and
+// [Enforcer.Tables]; [RLSPolicySQL] and [EnableRLS]; [DSNConnector]; the
+// errors [ErrNotInstalled], [ErrModel] and [ErrFoldedTenant] (every other
 // enforcement error matches a sentinel of package scope). Everything else
 // lives in internal packages: internal/sqlguard (the SQL verifier),
 // internal/driverwrap (the driver layer) and internal/bunx (bun internals
