@@ -56,3 +56,40 @@ func Example() {
 	// acme writes for globex: true
 	// no tenant bound: true
 }
+
+type Plan struct {
+	bun.BaseModel `bun:"table:plans"`
+	ID            int64 `bun:",pk"`
+	Name          string
+}
+
+// Under a tenant scope a statement may name only registered relations:
+// tables without tenant rows are registered as shared; a view or any other
+// unknown relation is refused, naming it.
+func ExampleWithSharedModels() {
+	db, err := sqlitedb.Open("file:example_shared?mode=memory&cache=shared",
+		bunhook.WithModels((*Note)(nil)), bunhook.WithSharedModels((*Plan)(nil)))
+	if err != nil {
+		panic(err)
+	}
+	defer db.Close()
+	admin, _ := scope.WithBypass(context.Background(), "create the schema")
+	for _, m := range []any{(*Note)(nil), (*Plan)(nil)} {
+		if _, err := db.NewCreateTable().Model(m).Exec(admin); err != nil {
+			panic(err)
+		}
+	}
+	_, _ = db.NewInsert().Model(&Plan{ID: 1, Name: "pro"}).Exec(admin)
+	_, _ = db.ExecContext(admin, "CREATE VIEW all_notes AS SELECT * FROM notes")
+
+	acme := scope.NewContext(context.Background(), scope.MustParse("acme"))
+	var plan Plan
+	err = db.NewSelect().Model(&plan).Where("id = 1").Scan(acme)
+	fmt.Println("shared plan:", plan.Name, err)
+
+	_, err = db.NewRaw("SELECT * FROM all_notes").Exec(acme)
+	fmt.Println("unregistered view:", errors.Is(err, scope.ErrUnscopedQuery))
+	// Output:
+	// shared plan: pro <nil>
+	// unregistered view: true
+}
