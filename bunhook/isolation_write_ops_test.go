@@ -186,6 +186,12 @@ func (r *isoRunner) opUpdateStruct() {
 	if r.noTenant(err, "Update struct") {
 		return
 	}
+	// The model hook checks the references the update writes (every column,
+	// or customer_id when it is listed).
+	if refWritten := cols == "all" || strings.Contains(cols, "customer_id"); refWritten && !r.refOK(tb, row.ref) {
+		r.mustBlock(err, "Update of a struct referring to a row of another tenant, or to none", scope.ErrCrossTenant)
+		return
+	}
 	r.mustOK(err, "Update struct")
 	if got := isoRows(obj)[0].row.tenant; got != r.tenant {
 		r.failf("Update struct: tenant column left as %q, want it filled with %q", got, r.tenant)
@@ -236,6 +242,10 @@ func (r *isoRunner) opUpdateNilSet() {
 		res, err = q.Exec(r.ctx)
 	}
 	if r.noTenant(err, "Update Set") {
+		return
+	}
+	if setRef && !r.refOK(tb, ref) {
+		r.mustBlock(err, "Update Set of a reference to a row of another tenant, or to none", scope.ErrCrossTenant)
 		return
 	}
 	r.mustOK(err, "Update Set")

@@ -224,4 +224,3 @@ func TestLegitimateShapes(t *testing.T) {
 }
 
 func repeat(s string, n int) []string { return strings.Split(strings.Repeat(s+",", n), ",")[:n] }
-

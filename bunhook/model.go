@@ -4,8 +4,8 @@ import (
 	"context"
 	"fmt"
 	"reflect"
-	"sync"
 	"strings"
+	"sync"
 	"unicode"
 
 	"github.com/uptrace/bun"
@@ -135,6 +135,9 @@ func (*TenantOwned) BeforeUpdate(ctx context.Context, q *bun.UpdateQuery) error 
 	if err := e.checkSets(ctx, q, mi, tenant); err != nil {
 		return err
 	}
+	if err := e.checkUpdateReferences(ctx, q, mi, tenant); err != nil {
+		return err
+	}
 	q.Where("? = ?", q.FQN(mi.column), tenant)
 	return nil
 }
@@ -145,7 +148,7 @@ func (*TenantOwned) BeforeUpdate(ctx context.Context, q *bun.UpdateQuery) error 
 // Sets that cannot be read fail closed.
 func (e *Enforcer) checkSets(ctx context.Context, q *bun.UpdateQuery, mi *modelInfo, tenant string) error {
 	sets, ok := bunx.UpdateSets(q)
-	reason := ""
+	reason, attempted := "", ""
 	if !ok {
 		reason = "bunhook cannot read this bun version's Set expressions"
 	}
@@ -156,14 +159,26 @@ func (e *Enforcer) checkSets(ctx context.Context, q *bun.UpdateQuery, mi *modelI
 		}
 		if assignsColumn(string(b), mi.column) {
 			reason = "Set assigns the tenant column " + mi.column
+			if v, kind := setValue(string(b)); kind == valueLiteral {
+				if s, isString := v.(string); isString && s != tenant {
+					attempted = s
+				}
+			}
 			break
 		}
 	}
 	if reason == "" {
 		return nil
 	}
+	if attempted == "" {
+		// A value from a CTE or another table: the guard reads the tenant
+		// it would write from the final SQL, for the audit record.
+		if b, err := q.AppendQuery(q.DB().QueryGen(), nil); err == nil {
+			attempted = e.guard.Load().Check(string(b), tenant).Attempted
+		}
+	}
 	o := modelOutcome(violated, "UPDATE", mi, tenant, true)
-	o.reason, o.err = reason, scope.ErrCrossTenant
+	o.reason, o.err, o.attempted = reason, scope.ErrCrossTenant, attempted
 	o.fix = "the tenant column is immutable: do not Set, SetColumn or Value it (rows keep the tenant they were inserted with)"
 	return e.record(ctx, nil, &o)
 }

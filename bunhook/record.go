@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/tenantshield/tenantshield-go/auditlog"
@@ -156,6 +157,9 @@ func (e *Enforcer) traceOutcome(ctx context.Context, span trace.Span, o *outcome
 		sctx, own := e.obs.Start(ctx, spanName(o.write), trace.WithSpanKind(trace.SpanKindInternal))
 		e.obs.Annotate(own, d)
 		e.obs.AddEvent(sctx, name, d)
+		if err != nil && !report {
+			own.SetStatus(codes.Error, err.Error())
+		}
 		own.End()
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"database/sql/driver"
 	"fmt"
 	"reflect"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -90,47 +91,171 @@ func (e *Enforcer) checkReferences(ctx context.Context, q *bun.InsertQuery, mi *
 	}
 	rows := modelRows(q.GetModel(), mi)
 	for _, ref := range refs {
-		pmi := e.modelInfo(ref.parent)
 		f, ok := mi.table.FieldMap[ref.column]
-		if !pmi.owned || pmi.err != nil || !ok {
+		if !ok {
 			continue
 		}
-		keys := make(map[string]struct{})
-		var vals []any
-		for _, row := range rows {
-			v, ok := referenceValue(f.Value(row))
-			if !ok {
-				continue // no reference
-			}
-			k := fmt.Sprintf("%T:%v", v, v) // also for []byte keys
-			if _, dup := keys[k]; !dup {
-				keys[k] = struct{}{}
-				vals = append(vals, v)
-			}
-		}
-		if len(vals) == 0 {
-			continue
-		}
-		sel := q.DB().NewSelect()
-		if c := bunx.InsertConn(q); c != nil {
-			sel = sel.Conn(c)
-		}
-		var n int
-		err := sel.ColumnExpr("count(DISTINCT p.?)", bun.Ident(ref.key)).TableExpr("? AS p", bun.Ident(ref.parent.Name)).
-			Where("p.? = ?", pmi.ident, tenant).Where("p.? IN (?)", bun.Ident(ref.key), bun.List(vals)).Scan(ctx, &n)
-		if err != nil {
-			return fmt.Errorf("bunhook: checking that %s.%s refers to rows of tenant %q: %w", mi.table.Name, ref.column, tenant, err)
-		}
-		if n < len(vals) {
-			o := modelOutcome(violated, "INSERT", mi, tenant, true)
-			o.err = scope.ErrCrossTenant
-			o.reason = fmt.Sprintf("%s.%s refers to a row of %s that is not the bound tenant's (another tenant's, or none)",
-				mi.table.Name, ref.column, ref.parent.Name)
-			o.fix = "refer only to rows of the bound tenant; a row's tenant never changes, so neither may its references cross tenants"
-			return e.record(ctx, nil, &o)
+		var kv keyValues
+		kv.fromRows(f, rows)
+		if err := e.verifyReferences(ctx, q.DB(), bunx.InsertConn(q), "INSERT", mi, tenant, ref, kv.vals); err != nil {
+			return err
 		}
 	}
 	return nil
+}
+
+// checkUpdateReferences is checkReferences for an UPDATE: the keys it
+// writes come from Set/SetColumn expressions ("customer_id = 7"; a Bulk()
+// update's "customer_id = _data.customer_id" takes them from its rows) and
+// from the model's struct rows for the columns it updates (all data columns
+// unless restricted with Column/ExcludeColumn, none when Set is used without
+// Column). A key set to anything but a literal (an expression, another
+// column, a subquery) cannot be verified and is refused.
+func (e *Enforcer) checkUpdateReferences(ctx context.Context, q *bun.UpdateQuery, mi *modelInfo, tenant string) error {
+	refs := e.refs.of(mi.table.Name)
+	if len(refs) == 0 {
+		return nil
+	}
+	sets, setsOK := bunx.UpdateSets(q)
+	cols, colsOK := bunx.UpdateColumns(q)
+	rows := modelRows(q.GetModel(), mi)
+	for _, ref := range refs {
+		f, ok := mi.table.FieldMap[ref.column]
+		if !ok {
+			continue
+		}
+		var kv keyValues
+		reason := ""
+		if !setsOK || !colsOK {
+			reason = "bunhook cannot read this bun version's Set and Column lists"
+		}
+		for _, s := range sets {
+			b, err := s.AppendQuery(q.DB().QueryGen(), nil)
+			if err != nil {
+				return nil // bun fails the statement with this error itself
+			}
+			if !assignsColumn(string(b), ref.column) {
+				continue
+			}
+			switch v, kind := setValue(string(b)); {
+			case kind == valueLiteral:
+				kv.add(v)
+			case kind == valueNull:
+			case len(rows) > 0: // Bulk(): the values come from the rows
+				kv.fromRows(f, rows)
+			default:
+				reason = fmt.Sprintf("Set gives %s.%s a value that is not a literal, so the row it refers to cannot be checked",
+					mi.table.Name, ref.column)
+			}
+		}
+		if len(sets) == 0 || cols != nil {
+			if cols == nil || namesColumn(cols, ref.column) {
+				kv.fromRows(f, rows)
+			}
+		}
+		if reason != "" {
+			o := modelOutcome(violated, "UPDATE", mi, tenant, true)
+			o.err, o.reason = scope.ErrCrossTenant, reason
+			o.fix = "set foreign keys to literal values (Set(\"col = ?\", id)) or through the model's fields"
+			return e.record(ctx, nil, &o)
+		}
+		if err := e.verifyReferences(ctx, q.DB(), bunx.UpdateConn(q), "UPDATE", mi, tenant, ref, kv.vals); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// verifyReferences counts the rows of the bound tenant among the keys vals
+// of ref's parent table, on conn when the write runs on one, and records a
+// violation when one is missing (another tenant's row, or none).
+func (e *Enforcer) verifyReferences(ctx context.Context, db *bun.DB, conn bun.IConn, op string, mi *modelInfo, tenant string,
+	ref reference, vals []any) error {
+	pmi := e.modelInfo(ref.parent)
+	if len(vals) == 0 || !pmi.owned || pmi.err != nil {
+		return nil
+	}
+	sel := db.NewSelect()
+	if conn != nil {
+		sel = sel.Conn(conn)
+	}
+	var n int
+	err := sel.ColumnExpr("count(DISTINCT p.?)", bun.Ident(ref.key)).TableExpr("? AS p", bun.Ident(ref.parent.Name)).
+		Where("p.? = ?", pmi.ident, tenant).Where("p.? IN (?)", bun.Ident(ref.key), bun.List(vals)).Scan(ctx, &n)
+	if err != nil {
+		return fmt.Errorf("bunhook: checking that %s.%s refers to rows of tenant %q: %w", mi.table.Name, ref.column, tenant, err)
+	}
+	if n >= len(vals) {
+		return nil
+	}
+	o := modelOutcome(violated, op, mi, tenant, true)
+	o.err = scope.ErrCrossTenant
+	o.reason = fmt.Sprintf("%s.%s refers to a row of %s that is not the bound tenant's (another tenant's, or none)",
+		mi.table.Name, ref.column, ref.parent.Name)
+	o.fix = "refer only to rows of the bound tenant; a row's tenant never changes, so neither may its references cross tenants"
+	return e.record(ctx, nil, &o)
+}
+
+// keyValues collects distinct keys.
+type keyValues struct {
+	seen map[string]struct{}
+	vals []any
+}
+
+func (kv *keyValues) add(v any) {
+	k := fmt.Sprintf("%T:%v", v, v) // also for []byte keys
+	if kv.seen == nil {
+		kv.seen = map[string]struct{}{}
+	}
+	if _, dup := kv.seen[k]; !dup {
+		kv.seen[k] = struct{}{}
+		kv.vals = append(kv.vals, v)
+	}
+}
+
+func (kv *keyValues) fromRows(f *schema.Field, rows []reflect.Value) {
+	for _, row := range rows {
+		if v, ok := referenceValue(f.Value(row)); ok {
+			kv.add(v)
+		}
+	}
+}
+
+func namesColumn(cols []schema.QueryWithArgs, column string) bool {
+	for _, c := range cols {
+		if c.Args == nil && strings.EqualFold(c.Query, column) {
+			return true
+		}
+	}
+	return false
+}
+
+type valueKind uint8
+
+const (
+	valueOther valueKind = iota
+	valueLiteral
+	valueNull
+)
+
+// setValue reads the value of a rendered SET expression "col = value": an
+// integer or a plain string literal, NULL, or something else.
+func setValue(expr string) (any, valueKind) {
+	_, v, ok := strings.Cut(expr, "=")
+	if !ok {
+		return nil, valueOther
+	}
+	v = strings.TrimSpace(v)
+	if strings.EqualFold(v, "NULL") {
+		return nil, valueNull
+	}
+	if n, err := strconv.ParseInt(v, 10, 64); err == nil {
+		return n, valueLiteral
+	}
+	if len(v) >= 2 && v[0] == '\'' && v[len(v)-1] == '\'' && !strings.ContainsAny(v[1:len(v)-1], "'\\") {
+		return v[1 : len(v)-1], valueLiteral
+	}
+	return nil, valueOther
 }
 
 // referenceValue returns the key a foreign-key field holds, as the driver

@@ -3,6 +3,7 @@ package bunhook_test
 import (
 	"context"
 	"errors"
+	"slices"
 	"testing"
 
 	"github.com/uptrace/bun"
@@ -78,6 +79,107 @@ func TestCrossTenantReferences(t *testing.T) {
 		// Under a bypass the check does not run (migrations, imports).
 		if _, err := td.db.NewInsert().Model(&Invoice{TenantID: "A", Number: "import", CustomerID: 3}).Exec(bypassCtx(t)); err != nil {
 			t.Fatalf("under a bypass: %v", err)
+		}
+	})
+}
+
+// TestCrossTenantReferencesOnUpdate: an UPDATE through a model may set a
+// foreign key (from the struct's fields, or with Set) only to a row of the
+// bound tenant; a key it does not write is not checked.
+func TestCrossTenantReferencesOnUpdate(t *testing.T) {
+	eachDB(t, func(t *testing.T, td *testDB) {
+		ids := td.seed(t)
+		a := tenantCtx(t, "A")
+		inv := ids["A"][0]
+		blocked := []struct {
+			name string
+			only []string
+			run  func() error
+		}{
+			{"a struct naming B's customer, every column", nil, func() error {
+				_, err := td.db.NewUpdate().Model(&Invoice{ID: inv, Number: "x", CustomerID: 3}).WherePK().Exec(a)
+				return err
+			}},
+			{"a struct naming B's customer, customer_id listed", nil, func() error {
+				_, err := td.db.NewUpdate().Model(&Invoice{ID: inv, Number: "x", CustomerID: 4}).Column("number", "customer_id").WherePK().Exec(a)
+				return err
+			}},
+			{"Set to B's customer", nil, func() error {
+				_, err := td.db.NewUpdate().Model((*Invoice)(nil)).Set("customer_id = ?", 3).Where("id = ?", inv).Exec(a)
+				return err
+			}},
+			{"Set to a customer that does not exist", nil, func() error {
+				_, err := td.db.NewUpdate().Model((*Invoice)(nil)).Set("customer_id = ?", 999).Where("id = ?", inv).Exec(a)
+				return err
+			}},
+			{"Set to a subquery (cannot be checked)", nil, func() error {
+				_, err := td.db.NewUpdate().Model((*Invoice)(nil)).Set("customer_id = (SELECT max(id) FROM customers WHERE tenant_id = 'A')").
+					Where("id = ?", inv).Exec(a)
+				return err
+			}},
+			{"an item moved to B's invoice", nil, func() error {
+				_, err := td.db.NewUpdate().Model((*Item)(nil)).Set("invoice_id = ?", ids["B"][0]).Where("invoice_id = ?", inv).Exec(a)
+				return err
+			}},
+			{"Bulk() with one row naming B's customer", []string{"sqlite", "pg", "pgx"}, func() error {
+				rows := []Invoice{{ID: ids["A"][0], CustomerID: 1}, {ID: ids["A"][1], CustomerID: 3}}
+				_, err := td.db.NewUpdate().Model(&rows).Column("customer_id").Bulk().Exec(a)
+				return err
+			}},
+		}
+		for _, c := range blocked {
+			if c.only != nil && !slices.Contains(c.only, td.kind) {
+				continue
+			}
+			t.Run(c.name, func(t *testing.T) {
+				before := td.snapshot(t, snapTables)
+				td.sink.Reset()
+				err := c.run()
+				var verr *scope.ViolationError
+				if !errors.Is(err, scope.ErrCrossTenant) || !errors.As(err, &verr) || verr.Fix == "" {
+					t.Fatalf("want ErrCrossTenant naming a fix, got %v", err)
+				}
+				if changes := diff(before, td.snapshot(t, snapTables)); len(changes) != 0 {
+					t.Fatalf("the database changed: %v", changes)
+				}
+				v := td.events(auditlog.EnforcementViolation)
+				if len(v) != 1 || v[0].Tenant != "A" || v[0].Operation != "UPDATE" {
+					t.Fatalf("want one ENFORCEMENT_VIOLATION for the UPDATE of A, got %+v", v)
+				}
+			})
+		}
+		// Allowed: own rows, NULL, and a key the update does not write.
+		td.sink.Reset()
+		for _, c := range []struct {
+			name string
+			run  func() error
+		}{
+			{"a struct naming A's other customer", func() error {
+				_, err := td.db.NewUpdate().Model(&Invoice{ID: inv, Number: "y", CustomerID: 2}).WherePK().Exec(a)
+				return err
+			}},
+			{"Set to A's customer", func() error {
+				_, err := td.db.NewUpdate().Model((*Invoice)(nil)).Set("customer_id = ?", 1).Where("id = ?", inv).Exec(a)
+				return err
+			}},
+			{"Set to NULL", func() error {
+				_, err := td.db.NewUpdate().Model((*Invoice)(nil)).Set("customer_id = NULL").Where("id = ?", ids["A"][2]).Exec(a)
+				return err
+			}},
+			{"a struct naming B's customer, customer_id not written", func() error {
+				_, err := td.db.NewUpdate().Model(&Invoice{ID: inv, Number: "z", CustomerID: 3}).Column("number").WherePK().Exec(a)
+				return err
+			}},
+		} {
+			if err := c.run(); err != nil {
+				t.Errorf("%s: %v", c.name, err)
+			}
+		}
+		if got := td.rawString(t, "SELECT customer_id FROM invoices WHERE id = ?", inv); got != "1" {
+			t.Errorf("customer_id = %s, want 1", got)
+		}
+		if v := td.events(auditlog.EnforcementViolation); len(v) != 0 {
+			t.Errorf("allowed updates audited as violations: %+v", v)
 		}
 	})
 }

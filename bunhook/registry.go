@@ -57,7 +57,7 @@ type Enforcer struct {
 
 	filled   filledInserts // model INSERTs whose tenant bunhook filled (model.go)
 	refusals refusals      // sub-queries Scope refused (see Scope)
-	refs     references // foreign keys between tenant-owned tables (references.go)
+	refs     references    // foreign keys between tenant-owned tables (references.go)
 }
 
 func newEnforcer(d schema.Dialect, c *config) *Enforcer {

@@ -19,7 +19,9 @@ var (
 	selectTableModel = fieldIndex(reflect.TypeFor[bun.SelectQuery](), "tableModel")
 	dbStateField     = fieldIndex(reflect.TypeFor[bun.DB](), "noCopyState")
 	insertConnField  = fieldIndex(reflect.TypeFor[bun.InsertQuery](), "conn")
+	updateConnField  = fieldIndex(reflect.TypeFor[bun.UpdateQuery](), "conn")
 	updateSetField   = fieldIndex(reflect.TypeFor[bun.UpdateQuery](), "set")
+	updateColsField  = fieldIndex(reflect.TypeFor[bun.UpdateQuery](), "columns")
 	forceDeleteBit   = probeForceDeleteBit()
 )
 
@@ -38,6 +40,7 @@ func Pinned() []string {
 		"DeleteQuery.whereHasOr": deleteWhereHasOr, "InsertQuery.on": insertOnField,
 		"DeleteQuery.flags": deleteFlags, "SelectQuery.tableModel": selectTableModel, "DB.noCopyState": dbStateField,
 		"InsertQuery.conn": insertConnField, "UpdateQuery.set": updateSetField,
+		"UpdateQuery.conn": updateConnField, "UpdateQuery.columns": updateColsField,
 	} {
 		if idx == nil {
 			missing = append(missing, name)
@@ -124,10 +127,21 @@ func SoftDelete(q *bun.DeleteQuery, tbl *schema.Table) bool {
 // UpdateSets returns the expressions q was given with Set and SetColumn
 // (each "column = value"), ok false when they cannot be read.
 func UpdateSets(q *bun.UpdateQuery) (sets []schema.QueryWithArgs, ok bool) {
-	if updateSetField == nil {
+	return queryArgsList(reflect.ValueOf(q), updateSetField)
+}
+
+// UpdateColumns returns the columns q was restricted to with Column or
+// ExcludeColumn (nil: every data column of the model), ok false when they
+// cannot be read.
+func UpdateColumns(q *bun.UpdateQuery) (cols []schema.QueryWithArgs, ok bool) {
+	return queryArgsList(reflect.ValueOf(q), updateColsField)
+}
+
+func queryArgsList(v reflect.Value, idx []int) ([]schema.QueryWithArgs, bool) {
+	if idx == nil {
 		return nil, false
 	}
-	f := reflect.ValueOf(q).Elem().FieldByIndex(updateSetField)
+	f := v.Elem().FieldByIndex(idx)
 	if f.Type() != reflect.TypeFor[[]schema.QueryWithArgs]() || !f.CanAddr() {
 		return nil, false
 	}
@@ -137,10 +151,19 @@ func UpdateSets(q *bun.UpdateQuery) (sets []schema.QueryWithArgs, ok bool) {
 // InsertConn returns the connection q was bound to with Conn (a bun.Tx,
 // bun.Conn, ...), or nil when it runs on its DB's pool.
 func InsertConn(q *bun.InsertQuery) bun.IConn {
-	if insertConnField == nil {
+	return queryConn(reflect.ValueOf(q), insertConnField)
+}
+
+// UpdateConn is InsertConn for an UPDATE.
+func UpdateConn(q *bun.UpdateQuery) bun.IConn {
+	return queryConn(reflect.ValueOf(q), updateConnField)
+}
+
+func queryConn(v reflect.Value, idx []int) bun.IConn {
+	if idx == nil {
 		return nil
 	}
-	f := reflect.ValueOf(q).Elem().FieldByIndex(insertConnField)
+	f := v.Elem().FieldByIndex(idx)
 	if f.Kind() != reflect.Interface || f.IsNil() || !f.CanAddr() {
 		return nil
 	}
