@@ -8,6 +8,7 @@ package bunhook_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -224,3 +225,22 @@ func TestLegitimateShapes(t *testing.T) {
 }
 
 func repeat(s string, n int) []string { return strings.Split(strings.Repeat(s+",", n), ",")[:n] }
+
+// TestBulkOnMariaDB: bun's Bulk() cannot run on MariaDB (no WITH ...
+// VALUES); bunhook says so with errors.ErrUnsupported, scoped or bypassed,
+// instead of letting the server answer with a syntax error.
+func TestBulkOnMariaDB(t *testing.T) {
+	t.Parallel()
+	td := openTestDB(t, "mysql")
+	ids := td.seed(t)
+	for name, ctx := range map[string]context.Context{"scoped": tenantCtx(t, "A"), "bypassed": bypassCtx(t)} {
+		rows := []Invoice{{ID: ids["A"][0], TenantID: "A", Number: "bulk"}}
+		_, err := td.db.NewUpdate().Model(&rows).Column("number").Bulk().Exec(ctx)
+		if !errors.Is(err, errors.ErrUnsupported) || !strings.Contains(err.Error(), "one by one") {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+	if got := td.rawString(t, "SELECT number FROM invoices WHERE id = ?", ids["A"][0]); got == "bulk" {
+		t.Error("the row changed")
+	}
+}

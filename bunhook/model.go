@@ -2,6 +2,7 @@ package bunhook
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"reflect"
 	"strings"
@@ -127,9 +128,17 @@ func (*TenantOwned) BeforeInsert(ctx context.Context, q *bun.InsertQuery) error 
 func (*TenantOwned) BeforeUpdate(ctx context.Context, q *bun.UpdateQuery) error {
 	e, mi, tenant, proceed, err := writeHook(ctx, q.DB(), q.GetModel(), "UPDATE", q)
 	if !proceed {
+		if err == nil {
+			err = bulkSupported(q)
+		}
 		return err
 	}
+	// Rows of another tenant are a violation, whether or not the server
+	// could run the statement.
 	if _, err := e.stampRows(ctx, "UPDATE", q.GetModel(), mi, tenant); err != nil {
+		return err
+	}
+	if err := bulkSupported(q); err != nil {
 		return err
 	}
 	if err := e.checkSets(ctx, q, mi, tenant); err != nil {
@@ -140,6 +149,21 @@ func (*TenantOwned) BeforeUpdate(ctx context.Context, q *bun.UpdateQuery) error 
 	}
 	q.Where("? = ?", q.FQN(mi.column), tenant)
 	return nil
+}
+
+// bulkSupported refuses bun's Bulk() (an UPDATE of a slice model) where the
+// dialect has no CTEs (MariaDB, MySQL before 8.0): bun renders it as
+// WITH ... VALUES anyway, which the server rejects with a syntax error.
+func bulkSupported(q *bun.UpdateQuery) error {
+	if q.DB().HasFeature(feature.CTE) || q.GetModel() == nil {
+		return nil
+	}
+	if v := reflect.Indirect(reflect.ValueOf(q.GetModel().Value())); v.Kind() != reflect.Slice {
+		return nil
+	}
+	return fmt.Errorf("bunhook: Bulk() cannot run on %s: bun renders it as WITH ... VALUES, which this server "+
+		"(MariaDB, or MySQL before 8.0) rejects; update the rows one by one in a transaction: %w",
+		q.DB().Dialect().Name(), errors.ErrUnsupported)
 }
 
 // checkSets refuses a Set or SetColumn of the tenant column, whatever its
