@@ -72,6 +72,16 @@ help: ## Show this help.
 test: ## Full test suite with the race detector (PostgreSQL/MariaDB tiers via TS_PG_DSN, TS_MYSQL_DSN).
 	cd '$(ROOT)' && $(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) ./...
 
+# The randomized isolation test runs 10 000 operations per database in
+# `make test`; this runs it longer (one seed, printed; replay it with
+# -isolation.seed). 10 000 operations take 2-7 s per database on a 2-core
+# machine, so expect minutes, not seconds.
+ISOLATION_OPS ?= 1000000
+
+.PHONY: isolation
+isolation: ## Randomized isolation test at ISOLATION_OPS operations per database (default 1000000), all databases required.
+	cd '$(ROOT)' && TS_REQUIRE_DBS=1 TS_ISOLATION_OPS=$(ISOLATION_OPS) $(GO) test -count=1 -timeout 0 -v -run 'TestRandomizedIsolation' ./bunhook/
+
 .PHONY: test-short
 test-short: ## Quick tests: go test -short ./... (no race detector).
 	cd '$(ROOT)' && $(GO) test -short ./...
