@@ -173,3 +173,35 @@ func TestCollationDeclared(t *testing.T) {
 		}
 	}
 }
+
+// TestCollationFoldingPostgres: a PostgreSQL tenant column with a
+// nondeterministic (case-insensitive ICU) collation folds like MariaDB's
+// default; declared as CollationFolding, bunhook refuses the ids it folds.
+func TestCollationFoldingPostgres(t *testing.T) {
+	t.Parallel()
+	td := openTestDB(t, "pg", bunhook.WithTenantCollation(bunhook.CollationFolding))
+	ctx := context.Background()
+	for _, q := range []string{
+		`CREATE COLLATION ts_ci (provider = icu, locale = 'und-u-ks-level2', deterministic = false)`,
+		`ALTER TABLE invoices ALTER COLUMN tenant_id TYPE varchar COLLATE ts_ci`,
+		`INSERT INTO invoices (id, tenant_id, number) VALUES (1, 'acme', 'acme#1'), (2, 'acme', 'acme#2')`,
+	} {
+		if _, err := td.raw.ExecContext(ctx, q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	if n := td.rawString(t, "SELECT count(*) FROM invoices WHERE tenant_id = 'ACME'"); n != "2" {
+		t.Fatalf("raw count for 'ACME' = %s: the collation does not fold, the test proves nothing", n)
+	}
+	var got []Invoice
+	err := td.db.NewSelect().Model(&got).Scan(tenantCtx(t, "ACME"))
+	if !errors.Is(err, bunhook.ErrFoldedTenant) || len(got) != 0 {
+		t.Fatalf("ACME: %d rows, %v", len(got), err)
+	}
+	if v := td.events(auditlog.EnforcementViolation); len(v) != 1 {
+		t.Fatalf("want one ENFORCEMENT_VIOLATION, got %+v", v)
+	}
+	if err := td.db.NewSelect().Model(&got).Scan(tenantCtx(t, "acme")); err != nil || len(got) != 2 {
+		t.Fatalf("acme: %d rows, %v", len(got), err)
+	}
+}
