@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"database/sql"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"net/url"
 	"os"
@@ -251,6 +252,28 @@ func (td *testDB) collationOption(opts []bunhook.Option) []bunhook.Option {
 		return opts
 	}
 	return append([]bunhook.Option{bunhook.WithTenantCollation(bunhook.CollationExact)}, opts...)
+}
+
+// blockedOnce runs an attack of tenant A and checks that it failed with
+// want, changed no row of the tenant tables (read through the raw handle)
+// and was audited as exactly one blocked ENFORCEMENT_VIOLATION of A, of
+// operation op unless op is "". It returns the error.
+func (td *testDB) blockedOnce(t *testing.T, want error, op string, run func() error) error {
+	t.Helper()
+	before := td.snapshot(t, snapTables)
+	td.sink.Reset()
+	err := run()
+	if !errors.Is(err, want) {
+		t.Fatalf("want %v, got %v", want, err)
+	}
+	if changes := diff(before, td.snapshot(t, snapTables)); len(changes) != 0 {
+		t.Fatalf("tenant tables changed: %v", changes)
+	}
+	v := td.events(auditlog.EnforcementViolation)
+	if len(v) != 1 || v[0].Tenant != "A" || v[0].Outcome != auditlog.OutcomeBlocked || (op != "" && v[0].Operation != op) {
+		t.Fatalf("want one blocked ENFORCEMENT_VIOLATION of tenant A (operation %q), got %+v", op, v)
+	}
+	return err
 }
 
 // reopen opens another enforced handle on td's database, with td's bus,
