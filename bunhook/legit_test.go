@@ -153,7 +153,7 @@ func legitShapes(ids map[string][]int64) []legitShape {
 			return err
 		}},
 		{name: "model update with Set", write: func(ctx context.Context, td *testDB) error {
-			_, err := td.db.NewUpdate().Model((*Invoice)(nil)).Set("number = number").Where("id IN (?)", bun.In(ids["A"])).Exec(ctx)
+			_, err := td.db.NewUpdate().Model((*Invoice)(nil)).Set("number = number").Where("id IN (?)", bun.List(ids["A"])).Exec(ctx)
 			return err
 		}},
 		{name: "model Bulk() update", only: []string{"sqlite", "pg", "pgx"}, write: func(ctx context.Context, td *testDB) error {

@@ -64,12 +64,12 @@ const (
 	// default collations, utf8mb4_general_ci and the *_ai_ci ones, ignore
 	// case and accents) and CollationExact on PostgreSQL and SQLite.
 	CollationDefault Collation = iota
-	// CollationExact: tenant columns compare byte for byte (PostgreSQL's
+	// CollationExact declares that tenant columns compare byte for byte (PostgreSQL's
 	// deterministic collations, SQLite's BINARY, MySQL's *_bin with no
 	// tenant ids that differ only in trailing spaces). Any valid tenant id
 	// may be bound.
 	CollationExact
-	// CollationFolding: tenant columns compare case- or accent-insensitively
+	// CollationFolding declares that tenant columns compare case- or accent-insensitively
 	// (MySQL *_ci and *_ai collations, SQLite NOCASE, PostgreSQL citext or a
 	// nondeterministic collation), so 'acme' = 'ACME' and 'beta' = 'bëta'
 	// there. Only canonical tenant ids are accepted on tenant tables: ASCII
