@@ -141,6 +141,25 @@ func TestClosedWorldRelations(t *testing.T) {
 		if err := td2.NewRaw(`SELECT count(*) FROM inv_backup`).Scan(a, &n); err != nil {
 			t.Fatalf("registered shared table: %v", err)
 		}
+
+		// A read replica that bunhook does not enforce (a ConnResolver) does
+		// not skip the closed world: the unregistered view is refused.
+		replica := reopen(t, td, bunhook.WithBunOptions(bun.WithConnResolver(&replicaResolver{replica: td.raw.DB})))
+		err := td.blockedOnce(t, scope.ErrUnscopedQuery, "SELECT", func() error {
+			var leaked []string
+			err := replica.NewSelect().TableExpr("inv_view").Column("number").Scan(a, &leaked)
+			if len(leaked) != 0 {
+				t.Fatalf("read through the replica: %v", leaked)
+			}
+			return err
+		})
+		if !strings.Contains(err.Error(), "inv_view") {
+			t.Errorf("the error does not name the view: %v", err)
+		}
+		var codes []string
+		if err := replica.NewSelect().Model((*Currency)(nil)).Column("code").Scan(a, &codes); err != nil {
+			t.Fatalf("a shared table through the replica: %v", err)
+		}
 	})
 }
 

@@ -6,6 +6,7 @@ import (
 	"errors"
 
 	"github.com/uptrace/bun"
+	"github.com/uptrace/bun/schema"
 
 	"github.com/tenantshield/tenantshield-go/bunhook/internal/bunx"
 	"github.com/tenantshield/tenantshield-go/bunhook/internal/driverwrap"
@@ -17,7 +18,10 @@ import (
 // bunhook does not wrap ignores the pipeline's veto and its re-rendered
 // statements, so Open wraps the resolver: a statement on a tenant table (one
 // the pipeline decided on) that the resolver routes to such a pool fails
-// with an error naming the fix; other statements go where the resolver says.
+// with an error naming the fix. A statement that names no tenant table goes
+// where the resolver says if a tenant scope may run it (the closed world:
+// Guard.Admit on its text); if not, it goes to the enforced primary pool,
+// whose driver layer refuses and reports it.
 
 const fixResolver = "the bun.ConnResolver routed this statement to a pool that bunhook does not enforce: " +
 	"open every replica with bunhook.Open (or sqlitedb/pgdb/mysqldb.Open) and give the resolver that DB"
@@ -33,7 +37,7 @@ func guardResolver(db *bun.DB, e *Enforcer) {
 	if _, done := inner.(*guardedResolver); done {
 		return
 	}
-	r := &guardedResolver{inner: inner, e: e}
+	r := &guardedResolver{inner: inner, e: e, db: db}
 	r.refuse = sql.OpenDB(driverwrap.Refusing(r.refusal, errRefused))
 	bun.WithConnResolver(r)(db)
 }
@@ -41,6 +45,7 @@ func guardResolver(db *bun.DB, e *Enforcer) {
 type guardedResolver struct {
 	inner  bun.ConnResolver
 	e      *Enforcer
+	db     *bun.DB
 	refuse *sql.DB // a pool whose connections fail with refusal's error
 }
 
@@ -50,8 +55,11 @@ func (r *guardedResolver) ResolveConn(ctx context.Context, q bun.Query) bun.ICon
 		return c
 	}
 	d := decisionFrom(ctx)
-	if d == nil {
-		return c // the statement names no tenant table
+	if d == nil { // the statement names no tenant table
+		if !r.admitted(ctx, q) {
+			return nil // the primary pool refuses it
+		}
+		return c
 	}
 	if d.veto == nil && r.e.reportOnly() {
 		// Report, and run it on the enforced primary pool instead.
@@ -59,6 +67,28 @@ func (r *guardedResolver) ResolveConn(ctx context.Context, q bun.Query) bun.ICon
 		return nil
 	}
 	return r.refuse
+}
+
+// admitted reports whether q, which names no tenant table, may run on an
+// unenforced pool: with no tenant bound or under a bypass, or when the
+// closed world admits its text.
+func (r *guardedResolver) admitted(ctx context.Context, q bun.Query) bool {
+	if _, ok := scope.BypassFromContext(ctx); ok {
+		return true
+	}
+	if _, ok := scope.FromContext(ctx); !ok {
+		return true
+	}
+	qa, ok := q.(schema.QueryAppender)
+	if !ok {
+		return false
+	}
+	b, err := qa.AppendQuery(r.db.QueryGen(), nil)
+	if err != nil {
+		return false
+	}
+	g := r.e.guard.Load()
+	return !g.Mentions(string(b)) && g.Admit(string(b)).OK()
 }
 
 func (r *guardedResolver) Close() error {
