@@ -70,6 +70,21 @@ func relAttacks(kind string) []relAttack {
 			relAttack{name: "a TOAST table", sql: `SELECT chunk_data FROM pg_toast.pg_toast_2619`},
 			relAttack{name: "a catalog", sql: `SELECT relname, reltuples FROM pg_class`},
 			relAttack{name: "information_schema", sql: `SELECT table_name FROM information_schema.tables`},
+			relAttack{name: "a CTE named like the view, as the UPDATE's target (the view is written)",
+				sql: `WITH inv_view AS (SELECT 1) UPDATE inv_view SET number = 'pwned-cte'`, write: true},
+			relAttack{name: "a function named like a keyword",
+				setup: []string{`CREATE FUNCTION comment(text) RETURNS bigint LANGUAGE sql AS 'SELECT count(*) FROM invoices'`},
+				sql:   `SELECT comment('x')`},
+			relAttack{name: "a function named like another dialect's built-in",
+				setup: []string{`CREATE FUNCTION hex(text) RETURNS SETOF text LANGUAGE sql AS 'SELECT number FROM invoices'`},
+				sql:   `SELECT hex('x')`},
+			relAttack{name: "a quoted name of a grammar word",
+				setup: []string{`CREATE FUNCTION "coalesce"(int) RETURNS SETOF text LANGUAGE sql AS 'SELECT number FROM invoices'`},
+				sql:   `SELECT "coalesce"(1)`},
+			relAttack{name: "a user-defined operator",
+				setup: []string{`CREATE FUNCTION zz_op(int, int) RETURNS bigint LANGUAGE sql AS 'SELECT count(*) FROM invoices'`,
+					`CREATE OPERATOR ### (LEFTARG = int, RIGHTARG = int, FUNCTION = zz_op)`},
+				sql: `SELECT 1 ### 2`},
 		)
 	case "mysql":
 		return append(common,
@@ -81,6 +96,15 @@ func relAttacks(kind string) []relAttack {
 			relAttack{name: "the general log", sql: `SELECT argument FROM mysql.general_log`},
 			relAttack{name: "other sessions' statements", sql: `SELECT info FROM information_schema.PROCESSLIST`},
 			relAttack{name: "information_schema", sql: `SELECT table_rows FROM information_schema.tables`},
+			relAttack{name: "a stored function named like a keyword",
+				setup: []string{`CREATE FUNCTION mode(x INT) RETURNS INT DETERMINISTIC READS SQL DATA RETURN (SELECT count(*) FROM invoices)`},
+				sql:   `SELECT mode(1)`},
+			relAttack{name: "a stored function named like another dialect's built-in",
+				setup: []string{`CREATE FUNCTION printf(x TEXT) RETURNS INT DETERMINISTIC READS SQL DATA RETURN (SELECT count(*) FROM invoices)`},
+				sql:   `SELECT printf('x')`},
+			relAttack{name: "a grammar word quoted, which names a stored function",
+				setup: []string{"CREATE FUNCTION `match`(x INT) RETURNS INT DETERMINISTIC READS SQL DATA RETURN (SELECT count(*) FROM invoices)"},
+				sql:   "SELECT `match`(1)"},
 		)
 	default:
 		return append(common,
@@ -92,6 +116,8 @@ func relAttacks(kind string) []relAttack {
 				sql:   `SELECT * FROM sqlite_stat1`},
 			relAttack{name: "the schema table", sql: `SELECT sql FROM sqlite_master`},
 			relAttack{name: "a table-valued pragma", sql: `SELECT name FROM pragma_table_info('invoices')`},
+			relAttack{name: "a CTE named like the view, as the UPDATE's target (the trigger writes)",
+				sql: `WITH inv_view AS (SELECT 1) UPDATE inv_view SET number = 'pwned-cte'`, write: true},
 		)
 	}
 }

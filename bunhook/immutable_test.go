@@ -33,6 +33,14 @@ func TestTenantColumnImmutable(t *testing.T) {
 				_, err := td.db.NewUpdate().Model((*Invoice)(nil)).SetColumn("tenant_id", "?", "A").Where("id = ?", ids["A"][0]).Exec(ctx)
 				return err
 			}},
+			{"Set of two columns in one expression", func(ctx context.Context) error {
+				_, err := td.db.NewUpdate().Model((*Invoice)(nil)).Set("number = 'q', tenant_id = 'A'").Where("id = ?", ids["A"][0]).Exec(ctx)
+				return err
+			}},
+			{"Value of the tenant column", func(ctx context.Context) error {
+				_, err := td.db.NewUpdate().Model(&Invoice{ID: ids["A"][0], Number: "v"}).Value("tenant_id", "'A'").WherePK().Exec(ctx)
+				return err
+			}},
 			{"Set with a quoted, upper-case column and another one", func(ctx context.Context) error {
 				_, err := td.db.NewUpdate().Model((*Invoice)(nil)).Set("number = ?", "n").Set("? = ?", bun.Ident("TENANT_ID"), "A").
 					Where("id = ?", ids["A"][0]).Exec(ctx)

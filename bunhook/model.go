@@ -7,7 +7,6 @@ import (
 	"reflect"
 	"strings"
 	"sync"
-	"unicode"
 
 	"github.com/uptrace/bun"
 	"github.com/uptrace/bun/dialect"
@@ -166,24 +165,20 @@ func bulkSupported(q *bun.UpdateQuery) error {
 		q.DB().Dialect().Name(), errors.ErrUnsupported)
 }
 
-// checkSets refuses a Set or SetColumn of the tenant column, whatever its
-// value: the column is immutable (the guard refuses another tenant's value
-// in the final SQL; this refuses the intent, even with the bound tenant's).
-// Sets that cannot be read fail closed.
+// checkSets refuses a Set, SetColumn or Value of the tenant column,
+// whatever its value: the column is immutable (the guard refuses another
+// tenant's value in the final SQL; this refuses the intent, even with the
+// bound tenant's). Assignments that cannot be read fail closed.
 func (e *Enforcer) checkSets(ctx context.Context, q *bun.UpdateQuery, mi *modelInfo, tenant string) error {
-	sets, ok := bunx.UpdateSets(q)
+	as, ok := updateAssignments(q)
 	reason, attempted := "", ""
 	if !ok {
-		reason = "bunhook cannot read this bun version's Set expressions"
+		reason = "bunhook cannot read this bun version's Set and Value expressions"
 	}
-	for _, s := range sets {
-		b, err := s.AppendQuery(q.DB().QueryGen(), nil)
-		if err != nil {
-			return nil // bun fails the statement with this error itself
-		}
-		if assignsColumn(string(b), mi.column) {
-			reason = "Set assigns the tenant column " + mi.column
-			if v, kind := setValue(string(b)); kind == valueLiteral {
+	for _, a := range as {
+		if a.assigns(mi.column) {
+			reason = a.from + " assigns the tenant column " + mi.column
+			if v, kind := literal(a.value); kind == valueLiteral {
 				if s, isString := v.(string); isString && s != tenant {
 					attempted = s
 				}
@@ -205,21 +200,6 @@ func (e *Enforcer) checkSets(ctx context.Context, q *bun.UpdateQuery, mi *modelI
 	o.reason, o.err, o.attempted = reason, scope.ErrCrossTenant, attempted
 	o.fix = "the tenant column is immutable: do not Set, SetColumn or Value it (rows keep the tenant they were inserted with)"
 	return e.record(ctx, nil, &o)
-}
-
-// assignsColumn reports whether the SET expression expr ("col = v",
-// "t.col = v", "(a, col) = (...)") assigns column, which is compared
-// case-insensitively, quoted or not.
-func assignsColumn(expr, column string) bool {
-	target, _, _ := strings.Cut(expr, "=")
-	for _, w := range strings.FieldsFunc(target, func(r rune) bool {
-		return r != '_' && !unicode.IsLetter(r) && !unicode.IsDigit(r)
-	}) {
-		if strings.EqualFold(w, column) {
-			return true
-		}
-	}
-	return false
 }
 
 // BeforeDelete restricts DELETE (and soft deletes, which bun renders as

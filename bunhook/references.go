@@ -5,7 +5,6 @@ import (
 	"database/sql/driver"
 	"fmt"
 	"reflect"
-	"strconv"
 	"strings"
 	"sync"
 
@@ -83,20 +82,37 @@ func (e *Enforcer) learnReferences(tbl *schema.Table) {
 // tenant in tenant-owned tables. It counts the referenced rows of the bound
 // tenant with one scoped query per reference, on q's own connection or
 // transaction (so that a parent inserted earlier in the transaction is
-// seen).
+// seen). A Value override of a reference column replaces the rows' values.
 func (e *Enforcer) checkReferences(ctx context.Context, q *bun.InsertQuery, mi *modelInfo, tenant string) error {
 	refs := e.refs.of(mi.table.Name)
 	if len(refs) == 0 {
 		return nil
 	}
+	as, ok := insertAssignments(q)
 	rows := modelRows(q.GetModel(), mi)
 	for _, ref := range refs {
-		f, ok := mi.table.FieldMap[ref.column]
-		if !ok {
+		f, has := mi.table.FieldMap[ref.column]
+		if !has {
 			continue
 		}
 		var kv keyValues
-		kv.fromRows(f, rows)
+		reason := ""
+		if !ok {
+			reason = "bunhook cannot read this bun version's Value expressions"
+		}
+		overridden := false
+		for _, a := range as {
+			if a.assigns(ref.column) {
+				overridden = true
+				reason = kv.addLiteral(a, mi, ref)
+			}
+		}
+		if !overridden {
+			kv.fromRows(f, rows)
+		}
+		if reason != "" {
+			return e.unverifiableReference(ctx, "INSERT", mi, tenant, reason)
+		}
 		if err := e.verifyReferences(ctx, q.DB(), bunx.InsertConn(q), "INSERT", mi, tenant, ref, kv.vals); err != nil {
 			return err
 		}
@@ -105,20 +121,23 @@ func (e *Enforcer) checkReferences(ctx context.Context, q *bun.InsertQuery, mi *
 }
 
 // checkUpdateReferences is checkReferences for an UPDATE: the keys it
-// writes come from Set/SetColumn expressions ("customer_id = 7"; a Bulk()
+// writes come from Set, SetColumn and Value ("customer_id = 7"; a Bulk()
 // update's "customer_id = _data.customer_id" takes them from its rows) and
 // from the model's struct rows for the columns it updates (all data columns
 // unless restricted with Column/ExcludeColumn, none when Set is used without
-// Column). A key set to anything but a literal (an expression, another
-// column, a subquery) cannot be verified and is refused.
+// Column, and not a column a Value overrides). A key set to anything but a
+// literal (an expression, another column, a subquery) cannot be verified
+// and is refused.
 func (e *Enforcer) checkUpdateReferences(ctx context.Context, q *bun.UpdateQuery, mi *modelInfo, tenant string) error {
 	refs := e.refs.of(mi.table.Name)
 	if len(refs) == 0 {
 		return nil
 	}
-	sets, setsOK := bunx.UpdateSets(q)
+	as, asOK := updateAssignments(q)
 	cols, colsOK := bunx.UpdateColumns(q)
+	sets, _ := bunx.UpdateSets(q)
 	rows := modelRows(q.GetModel(), mi)
+	bulk := reflect.Indirect(reflect.ValueOf(q.GetModel().Value())).Kind() == reflect.Slice
 	for _, ref := range refs {
 		f, ok := mi.table.FieldMap[ref.column]
 		if !ok {
@@ -126,44 +145,64 @@ func (e *Enforcer) checkUpdateReferences(ctx context.Context, q *bun.UpdateQuery
 		}
 		var kv keyValues
 		reason := ""
-		if !setsOK || !colsOK {
-			reason = "bunhook cannot read this bun version's Set and Column lists"
+		if !asOK || !colsOK {
+			reason = "bunhook cannot read this bun version's Set, Value and Column lists"
 		}
-		for _, s := range sets {
-			b, err := s.AppendQuery(q.DB().QueryGen(), nil)
-			if err != nil {
-				return nil // bun fails the statement with this error itself
-			}
-			if !assignsColumn(string(b), ref.column) {
+		overridden := false
+		for _, a := range as {
+			if !a.assigns(ref.column) {
 				continue
 			}
-			switch v, kind := setValue(string(b)); {
-			case kind == valueLiteral:
-				kv.add(v)
-			case kind == valueNull:
-			case len(rows) > 0: // Bulk(): the values come from the rows
-				kv.fromRows(f, rows)
-			default:
-				reason = fmt.Sprintf("Set gives %s.%s a value that is not a literal, so the row it refers to cannot be checked",
-					mi.table.Name, ref.column)
+			if a.from == "Value" {
+				overridden = true
+			}
+			if bulk && a.from == "Set" && bulkValue(a.value, ref.column) {
+				kv.fromRows(f, rows) // Bulk(): the values come from the rows
+				continue
+			}
+			if r := kv.addLiteral(a, mi, ref); r != "" {
+				reason = r
 			}
 		}
-		if len(sets) == 0 || cols != nil {
-			if cols == nil || namesColumn(cols, ref.column) {
-				kv.fromRows(f, rows)
-			}
+		if !overridden && (len(sets) == 0 || cols != nil) && (cols == nil || namesColumn(cols, ref.column)) {
+			kv.fromRows(f, rows)
 		}
 		if reason != "" {
-			o := modelOutcome(violated, "UPDATE", mi, tenant, true)
-			o.err, o.reason = scope.ErrCrossTenant, reason
-			o.fix = "set foreign keys to literal values (Set(\"col = ?\", id)) or through the model's fields"
-			return e.record(ctx, nil, &o)
+			return e.unverifiableReference(ctx, "UPDATE", mi, tenant, reason)
 		}
 		if err := e.verifyReferences(ctx, q.DB(), bunx.UpdateConn(q), "UPDATE", mi, tenant, ref, kv.vals); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// bulkValue reports whether value is bun's Bulk() reference to the rows'
+// own column: _data.<column>, quoted or not.
+func bulkValue(value, column string) bool {
+	rest, ok := strings.CutPrefix(value, "_data.")
+	return ok && strings.EqualFold(strings.Trim(rest, "\"`"), column)
+}
+
+// addLiteral adds the key an assignment writes, or returns why it cannot be
+// checked.
+func (kv *keyValues) addLiteral(a assignment, mi *modelInfo, ref reference) string {
+	switch v, kind := literal(a.value); kind {
+	case valueLiteral:
+		kv.add(v)
+	case valueOther:
+		return fmt.Sprintf("%s gives %s.%s a value that is not a literal, so the row it refers to cannot be checked",
+			a.from, mi.table.Name, ref.column)
+	}
+	return ""
+}
+
+// unverifiableReference records a write whose reference cannot be checked.
+func (e *Enforcer) unverifiableReference(ctx context.Context, op string, mi *modelInfo, tenant, reason string) error {
+	o := modelOutcome(violated, op, mi, tenant, true)
+	o.err, o.reason = scope.ErrCrossTenant, reason
+	o.fix = "set foreign keys to literal values (Set(\"col = ?\", id)) or through the model's fields"
+	return e.record(ctx, nil, &o)
 }
 
 // verifyReferences counts the rows of the bound tenant among the keys vals
@@ -228,34 +267,6 @@ func namesColumn(cols []schema.QueryWithArgs, column string) bool {
 		}
 	}
 	return false
-}
-
-type valueKind uint8
-
-const (
-	valueOther valueKind = iota
-	valueLiteral
-	valueNull
-)
-
-// setValue reads the value of a rendered SET expression "col = value": an
-// integer or a plain string literal, NULL, or something else.
-func setValue(expr string) (any, valueKind) {
-	_, v, ok := strings.Cut(expr, "=")
-	if !ok {
-		return nil, valueOther
-	}
-	v = strings.TrimSpace(v)
-	if strings.EqualFold(v, "NULL") {
-		return nil, valueNull
-	}
-	if n, err := strconv.ParseInt(v, 10, 64); err == nil {
-		return n, valueLiteral
-	}
-	if len(v) >= 2 && v[0] == '\'' && v[len(v)-1] == '\'' && !strings.ContainsAny(v[1:len(v)-1], "'\\") {
-		return v[1 : len(v)-1], valueLiteral
-	}
-	return nil, valueOther
 }
 
 // referenceValue returns the key a foreign-key field holds, as the driver

@@ -40,6 +40,10 @@ func TestCrossTenantReferences(t *testing.T) {
 				_, err := td.db.NewInsert().Model(&Invoice{Number: "x", CustomerID: 999}).Exec(a)
 				return err
 			}},
+			{"a Value override naming B's customer", func() error {
+				_, err := td.db.NewInsert().Model(&Invoice{Number: "x", CustomerID: 1}).Value("customer_id", "?", 3).Exec(a)
+				return err
+			}},
 		}
 		for _, c := range blocked {
 			t.Run(c.name, func(t *testing.T) {
@@ -105,6 +109,18 @@ func TestCrossTenantReferencesOnUpdate(t *testing.T) {
 			{"Set to a subquery (cannot be checked)", nil, func() error {
 				_, err := td.db.NewUpdate().Model((*Invoice)(nil)).Set("customer_id = (SELECT max(id) FROM customers WHERE tenant_id = 'A')").
 					Where("id = ?", inv).Exec(a)
+				return err
+			}},
+			{"several assignments in one Set", nil, func() error {
+				_, err := td.db.NewUpdate().Model((*Invoice)(nil)).Set("number = 'm', customer_id = ?", 3).Where("id = ?", inv).Exec(a)
+				return err
+			}},
+			{"an expression Set on a struct model", nil, func() error {
+				_, err := td.db.NewUpdate().Model(&Invoice{ID: inv, CustomerID: 1}).Set("customer_id = ? + 0", 3).WherePK().Exec(a)
+				return err
+			}},
+			{"a Value override naming B's customer", nil, func() error {
+				_, err := td.db.NewUpdate().Model(&Invoice{ID: inv, Number: "v", CustomerID: 1}).Value("customer_id", "?", 4).WherePK().Exec(a)
 				return err
 			}},
 			{"an item moved to B's invoice", nil, func() error {

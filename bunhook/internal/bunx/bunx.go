@@ -22,6 +22,8 @@ var (
 	updateConnField  = fieldIndex(reflect.TypeFor[bun.UpdateQuery](), "conn")
 	updateSetField   = fieldIndex(reflect.TypeFor[bun.UpdateQuery](), "set")
 	updateColsField  = fieldIndex(reflect.TypeFor[bun.UpdateQuery](), "columns")
+	updateValsField  = fieldIndex(reflect.TypeFor[bun.UpdateQuery](), "modelValues")
+	insertValsField  = fieldIndex(reflect.TypeFor[bun.InsertQuery](), "modelValues")
 	forceDeleteBit   = probeForceDeleteBit()
 )
 
@@ -41,6 +43,7 @@ func Pinned() []string {
 		"DeleteQuery.flags": deleteFlags, "SelectQuery.tableModel": selectTableModel, "DB.noCopyState": dbStateField,
 		"InsertQuery.conn": insertConnField, "UpdateQuery.set": updateSetField,
 		"UpdateQuery.conn": updateConnField, "UpdateQuery.columns": updateColsField,
+		"UpdateQuery.modelValues": updateValsField, "InsertQuery.modelValues": insertValsField,
 	} {
 		if idx == nil {
 			missing = append(missing, name)
@@ -135,6 +138,27 @@ func UpdateSets(q *bun.UpdateQuery) (sets []schema.QueryWithArgs, ok bool) {
 // cannot be read.
 func UpdateColumns(q *bun.UpdateQuery) (cols []schema.QueryWithArgs, ok bool) {
 	return queryArgsList(reflect.ValueOf(q), updateColsField)
+}
+
+// ModelValues returns the values q (a *bun.InsertQuery or *bun.UpdateQuery)
+// was given for model columns with Value, by column; ok false when they
+// cannot be read.
+func ModelValues(q any) (vals map[string]schema.QueryWithArgs, ok bool) {
+	var idx []int
+	switch q.(type) {
+	case *bun.InsertQuery:
+		idx = insertValsField
+	case *bun.UpdateQuery:
+		idx = updateValsField
+	}
+	if idx == nil {
+		return nil, false
+	}
+	f := reflect.ValueOf(q).Elem().FieldByIndex(idx)
+	if f.Type() != reflect.TypeFor[map[string]schema.QueryWithArgs]() || !f.CanAddr() {
+		return nil, false
+	}
+	return writable(f).Interface().(map[string]schema.QueryWithArgs), true
 }
 
 func queryArgsList(v reflect.Value, idx []int) ([]schema.QueryWithArgs, bool) {

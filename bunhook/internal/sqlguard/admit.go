@@ -55,8 +55,12 @@ func (c *checker) admit() Verdict {
 		}
 		c.finding(NotAllowed, "", int(c.toks[0].pos), what+" statements never run under a tenant scope")
 	case c.closed && c.isQueryOrWrite():
-		// The closed world: every relation and function it names must be
-		// known (closed.go), and the parser must understand it to say so.
+		// The closed world: every relation, function and operator it names
+		// must be known (closed.go), and the parser must understand it to
+		// say so.
+		if c.g.dialect == Postgres {
+			c.operators(end)
+		}
 		c.statement(0, end)
 		c.settle(end)
 	}

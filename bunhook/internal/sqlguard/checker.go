@@ -13,6 +13,9 @@ type checker struct {
 	// closed: the closed world applies (the guard has it and a tenant is
 	// bound).
 	closed bool
+	// inTarget: the parser is reading the target tables of an UPDATE or
+	// DELETE, which never resolve to a CTE.
+	inTarget bool
 
 	toks  []token
 	stack []int32
@@ -113,6 +116,9 @@ func (c *checker) run() Verdict {
 	}
 	if c.refused(end, multi) || c.nothingToVerify() {
 		return c.verdict()
+	}
+	if c.closed && c.g.dialect == Postgres {
+		c.operators(end)
 	}
 	c.statement(0, end)
 	c.settle(end)

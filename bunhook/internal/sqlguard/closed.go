@@ -42,14 +42,14 @@ func WithFunctions(names ...string) Option {
 
 // buildKnown builds the table of shared relations and allowed functions.
 func (g *Guard) buildKnown() {
-	fns := dialectFunctions(g.dialect)
+	fns, grammar := dialectFunctions(g.dialect)
 	t := newWordTable(len(commonFunctions) + len(fns) + len(g.functions) + len(g.shared))
 	for _, lists := range [][]string{commonFunctions, fns} {
 		for _, f := range lists {
 			t.insert(f).fn = true
 		}
 	}
-	for _, f := range grammarWords {
+	for _, f := range grammar {
 		e := t.insert(f)
 		e.fn, e.grammar = true, true
 	}
@@ -78,7 +78,12 @@ func (c *checker) relation(first, last int) {
 		return
 	}
 	qualified := last > first
-	if !qualified && c.inCTEScope(last) {
+	// PostgreSQL and SQLite never resolve the target of an INSERT, UPDATE
+	// or DELETE to a CTE: WITH v AS (...) UPDATE v writes the table v.
+	// MySQL does, and refuses to write a CTE (bun's Bulk() lists _data
+	// among a multi-table UPDATE's tables).
+	cteTarget := c.inTarget && c.g.dialect != MySQL
+	if !qualified && !cteTarget && c.inCTEScope(last) {
 		return
 	}
 	if qualified && c.systemQualifier(first, last) {
@@ -117,15 +122,108 @@ func (c *checker) call(first, last int) {
 	switch {
 	case e == nil || !e.fn:
 		c.unregistered(first, last, "function", "not a built-in on the allow-list")
-	case c.g.dialect == MySQL && !e.grammar && (t.kind == tkQIdent || t.end != c.toks[last+1].pos):
-		// MySQL reads a quoted name, or a name and '(' apart, as a stored
-		// function of the current database, not as the built-in.
-		c.unregistered(first, last, "function", "a stored function on MySQL (quoted, or a space before '(')")
-	case c.g.dialect == Postgres && t.kind == tkQIdent && hasUpper(name):
-		// A quoted PostgreSQL name is exact: "LOWER" is not lower.
-		c.unregistered(first, last, "function", "not a built-in on the allow-list")
+	case t.kind == tkQIdent && c.g.dialect != SQLite:
+		// A quoted name is never grammar: PostgreSQL looks "coalesce" up
+		// as a function (a user's, since coalesce is syntax) and MySQL as
+		// a stored function of the current database.
+		c.unregistered(first, last, "function", "a quoted function name, which the database resolves to a user's function")
+	case c.g.dialect == MySQL && !e.grammar && t.end != c.toks[last+1].pos:
+		// MySQL reads a built-in's name and '(' apart as a stored function.
+		c.unregistered(first, last, "function", "a stored function on MySQL (a space before '(')")
 	}
 }
+
+// parenSyntax reports whether the keyword at toks[i], followed by '(', is
+// grammar rather than a call: reserved words that open a parenthesised
+// list, query or condition, and a few others in their one position.
+func (c *checker) parenSyntax(i int) bool {
+	switch kw := c.toks[i].kw; {
+	case kwParenSyntax[kw]:
+		return true
+	case kw == kwMATERIALIZED:
+		return c.isKw(i-1, kwAS) || c.isKw(i-1, kwNOT) // WITH x AS [NOT] MATERIALIZED (...)
+	case kw == kwCONFLICT:
+		return c.isKw(i-1, kwON) // ON CONFLICT (col)
+	case kw == kwINDEX || kw == kwKEY:
+		return c.isKw(i-1, kwUSE) || c.isKw(i-1, kwFORCE) || c.isKw(i-1, kwIGNORE) // MySQL index hints
+	}
+	return false
+}
+
+// kwParenSyntax are the keywords that may stand before '(' as grammar.
+var kwParenSyntax = func() (s [kwCount]bool) {
+	for _, kw := range []kwID{kwSELECT, kwFROM, kwWHERE, kwGROUP, kwBY, kwHAVING, kwLIMIT, kwOFFSET, kwFETCH, kwINTO,
+		kwUNION, kwINTERSECT, kwEXCEPT, kwMINUS, kwALL, kwDISTINCT, kwAS, kwON, kwUSING, kwJOIN, kwINNER, kwCROSS,
+		kwNATURAL, kwSTRAIGHTJOIN, kwLATERAL, kwONLY, kwAND, kwOR, kwXOR, kwNOT, kwBETWEEN, kwCASE, kwWHEN, kwTHEN,
+		kwELSE, kwIS, kwWITH, kwRECURSIVE, kwVALUES, kwROW, kwSET, kwRETURNING, kwIN, kwPARTITION, kwOF} {
+		s[kw] = true
+	}
+	return s
+}()
+
+// operators checks, in a closed world on PostgreSQL, every operator of
+// toks[:end]: PostgreSQL lets users define operators (1 ### 2 calls the
+// operator's function), so only built-in spellings are accepted. An
+// operator is a run of adjacent operator characters, split as PostgreSQL
+// splits it (a run without ~ ! @ # % ^ & | ` ? loses trailing + and -).
+func (c *checker) operators(end int) {
+	for k := 0; k < end && !c.failed; k++ {
+		if !c.isPGOp(k) {
+			continue
+		}
+		j := k
+		for j+1 < end && c.isPGOp(j+1) && c.toks[j+1].pos == c.toks[j].end {
+			j++
+		}
+		run := c.sql[c.toks[k].pos:c.toks[j].end]
+		if !pgOperatorsOK(run) {
+			c.finding(Unregistered, "", int(c.toks[k].pos), "operator "+run+" is not a built-in operator (a user-defined operator calls a function)")
+			return
+		}
+		k = j
+	}
+}
+
+// isPGOp reports whether toks[k] is made of PostgreSQL operator characters.
+func (c *checker) isPGOp(k int) bool {
+	t := &c.toks[k]
+	if t.kind != tkOp || t.op == opCast {
+		return false
+	}
+	for p := t.pos; p < t.end; p++ {
+		if !strings.ContainsRune("+-*/<>=~!@#%^&|`?", rune(c.sql[p])) {
+			return false
+		}
+	}
+	return true
+}
+
+func pgOperatorsOK(run string) bool {
+	for run != "" {
+		op := run
+		if !strings.ContainsAny(op, "~!@#%^&|`?") {
+			for len(op) > 1 && (op[len(op)-1] == '+' || op[len(op)-1] == '-') {
+				op = op[:len(op)-1]
+			}
+		}
+		if !pgOperators[op] {
+			return false
+		}
+		run = run[len(op):]
+	}
+	return true
+}
+
+// pgOperators are PostgreSQL's built-in operator spellings (and => of
+// named arguments).
+var pgOperators = func() map[string]bool {
+	m := map[string]bool{}
+	for _, op := range strings.Fields(`+ - * / % ^ = <> != < > <= >= || |/ ||/ @ & | # ~ << >> ~~ !~~ ~~* !~~* ~* !~ !~*
+		@> <@ && ? ?| ?& -> ->> #> #>> #- @@ @? @@@ -|- &< &> <<| |>> &<| |&> <-> <<= >>= <^ >^ ~= @-@ ?- ?-| ?|| ?# ## =>`) {
+		m[op] = true
+	}
+	return m
+}()
 
 // unregistered records the finding for an object the closed world does not
 // know.
@@ -192,12 +290,14 @@ func (c *checker) inCTEScope(k int) bool {
 }
 
 // callAt checks toks[i] as a function name when a '(' follows it in an
-// expression: an identifier that is not a keyword of the guard's table
-// (those are syntax to it) or a quoted one, not a type after AS or ::, and
-// not the member of a qualified column.
+// expression: an identifier, quoted or not, that is not a keyword the
+// grammar puts before '(' (parenSyntax), not a type after AS or ::, and
+// not the member of a qualified column. Other keywords are calls: MariaDB
+// and PostgreSQL call a function named like a non-reserved keyword
+// (mode(1), comment('x')).
 func (c *checker) callAt(i int) {
 	t := &c.toks[i]
-	if t.kind == tkIdent && t.kw != kwNone {
+	if t.kind == tkIdent && t.kw != kwNone && c.parenSyntax(i) {
 		return
 	}
 	if c.isKw(i-1, kwAS) || (c.isKind(i-1, tkOp) && c.toks[i-1].op == opCast) {

@@ -83,7 +83,9 @@ func (c *checker) insertTarget(i, end int) (tref, int) {
 	last := c.lastPart(i, end)
 	target := tref{tbl: c.toks[last].table(), nameTok: int32(last), qualTok: int32(last), onS: -1, onE: -1, schemaQ: last != i}
 	if target.tbl == 0 {
+		c.inTarget = true
 		c.relation(i, last)
+		c.inTarget = false
 	}
 	i = last + 1
 	if c.isKw(i, kwAS) {
@@ -316,7 +318,9 @@ func (c *checker) updateStmt(i, end int) int {
 	i, orReplace := c.verbModifiers(i, modConflict)
 	base := len(c.refs)
 	pbase := len(c.pending)
+	c.inTarget = true
 	i = c.fromList(i, end, 0)
+	c.inTarget = false
 	if c.failed {
 		return end
 	}
@@ -347,7 +351,9 @@ func (c *checker) deleteStmt(i, end int) int {
 	}
 	base := len(c.refs)
 	pbase := len(c.pending)
+	c.inTarget = true
 	i = c.fromItem(i+1, end)
+	c.inTarget = false
 	if c.failed {
 		return end
 	}

@@ -212,8 +212,11 @@ func (c *checker) subquery(open, end int, notQuery string) int {
 // queryExpr parses [WITH ...] term { set-op term } [ORDER BY ...] [LIMIT ...]
 // and returns the index of the first token after it.
 func (c *checker) queryExpr(i, end int) int {
-	mark := len(c.cteScope)
-	defer func() { c.cteScope = c.cteScope[:mark] }()
+	// A nested query's tables are not targets, and its CTEs are visible
+	// only inside it.
+	mark, target := len(c.cteScope), c.inTarget
+	c.inTarget = false
+	defer func() { c.cteScope, c.inTarget = c.cteScope[:mark], target }()
 	if c.isKw(i, kwWITH) {
 		i = c.withClause(i, end, false)
 	}
