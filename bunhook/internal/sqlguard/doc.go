@@ -143,11 +143,17 @@
 // allow-list (functions.go) or named with [WithFunctions]: views,
 // partitions, inheritance children, copies, catalogs, statistics, table
 // functions, user-defined and stored functions. Qualified calls are allowed
-// only as pg_catalog.<built-in> on PostgreSQL; on MySQL a quoted name or a
-// space before '(' calls a stored function and is refused. Words of the
-// guard's keyword table (LEFT, REPLACE, VALUES, ...) are syntax to it. In a
-// closed world, a statement the parser cannot read is Unverifiable even
-// when it names no tenant table.
+// only as pg_catalog.<built-in> on PostgreSQL; quoted names only on SQLite
+// (PostgreSQL and MySQL resolve them to users' functions); on MySQL a space
+// before '(' calls a stored function unless the word is grammar (EXISTS,
+// MATCH, ...). A keyword followed by '(' is a call too, unless the grammar
+// puts it there (IN (...), VALUES (...), AS MATERIALIZED (...), ...). The
+// allow-list of each dialect holds only that dialect's own built-ins. On
+// PostgreSQL every operator must be a built-in spelling (users define
+// operators). A CTE never names the target of an INSERT, UPDATE or DELETE
+// on PostgreSQL and SQLite (they write the table of that name). In a closed
+// world, a statement the parser cannot read is Unverifiable even when it
+// names no tenant table.
 //
 // # Limits
 //
