@@ -58,7 +58,7 @@ func (c *checker) admit() Verdict {
 		// The closed world: every relation, function and operator it names
 		// must be known (closed.go), and the parser must understand it to
 		// say so.
-		if c.g.dialect == Postgres {
+		if c.opRun && c.g.dialect == Postgres {
 			c.operators(end)
 		}
 		c.statement(0, end)

@@ -35,6 +35,7 @@ type checker struct {
 	suspiciousCol bool // identifier may name a tenant column in disguise
 	suspiciousPos int
 	danger        bool
+	opRun         bool // an operator token that operators must check
 
 	failed  bool
 	failMsg string
@@ -117,7 +118,7 @@ func (c *checker) run() Verdict {
 	if c.refused(end, multi) || c.nothingToVerify() {
 		return c.verdict()
 	}
-	if c.closed && c.g.dialect == Postgres {
+	if c.closed && c.opRun && c.g.dialect == Postgres {
 		c.operators(end)
 	}
 	c.statement(0, end)

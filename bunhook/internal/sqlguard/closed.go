@@ -167,36 +167,42 @@ var kwParenSyntax = func() (s [kwCount]bool) {
 // operator is a run of adjacent operator characters, split as PostgreSQL
 // splits it (a run without ~ ! @ # % ^ & | ` ? loses trailing + and -).
 func (c *checker) operators(end int) {
-	for k := 0; k < end && !c.failed; k++ {
-		if !c.isPGOp(k) {
+	toks := c.toks[:end]
+	for k := 0; k < len(toks); k++ {
+		if !c.isPGOp(&toks[k]) {
 			continue
 		}
 		j := k
-		for j+1 < end && c.isPGOp(j+1) && c.toks[j+1].pos == c.toks[j].end {
+		for j+1 < len(toks) && c.isPGOp(&toks[j+1]) && toks[j+1].pos == toks[j].end {
 			j++
 		}
-		run := c.sql[c.toks[k].pos:c.toks[j].end]
+		if j == k && toks[k].end-toks[k].pos == 1 && pgOp1[c.sql[toks[k].pos]] {
+			continue // the common case: =, <, *, ...
+		}
+		run := c.sql[toks[k].pos:toks[j].end]
 		if !pgOperatorsOK(run) {
-			c.finding(Unregistered, "", int(c.toks[k].pos), "operator "+run+" is not a built-in operator (a user-defined operator calls a function)")
+			c.finding(Unregistered, "", int(toks[k].pos), "operator "+run+" is not a built-in operator (a user-defined operator calls a function)")
 			return
 		}
 		k = j
 	}
 }
 
-// isPGOp reports whether toks[k] is made of PostgreSQL operator characters.
-func (c *checker) isPGOp(k int) bool {
-	t := &c.toks[k]
-	if t.kind != tkOp || t.op == opCast {
-		return false
-	}
-	for p := t.pos; p < t.end; p++ {
-		if !strings.ContainsRune("+-*/<>=~!@#%^&|`?", rune(c.sql[p])) {
-			return false
-		}
-	}
-	return true
+// isPGOp reports whether t is an operator token of PostgreSQL operator
+// characters (the lexer makes one token of a byte, or of || and &&).
+func (c *checker) isPGOp(t *token) bool {
+	return t.kind == tkOp && t.op != opCast && pgOpChar[c.sql[t.pos]]
 }
+
+// pgOpChar marks PostgreSQL's operator characters; pgOp1 those that are a
+// built-in operator alone.
+var pgOpChar, pgOp1 = func() (chars, one [256]bool) {
+	for _, b := range []byte("+-*/<>=~!@#%^&|`?") {
+		chars[b] = true
+		one[b] = b != '!' && b != '`'
+	}
+	return
+}()
 
 func pgOperatorsOK(run string) bool {
 	for run != "" {

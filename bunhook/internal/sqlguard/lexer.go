@@ -179,6 +179,11 @@ func (c *checker) lexAll() ([]token, bool) {
 		} else if pair := pairOps[b]; pair != opOther && i+1 < n && s[i+1] == b {
 			op, end = pair, i+2
 		}
+		// An operator of several characters, or one that is not built-in
+		// alone, is for the closed world to check (operators in closed.go).
+		if !pgOp1[b] || end-i > 1 || (len(toks) > 0 && toks[len(toks)-1].kind == tkOp && int(toks[len(toks)-1].end) == i) {
+			c.opRun = true
+		}
 		toks = pushTok(toks, i, end, tkOp)
 		toks[len(toks)-1].op = op
 		i = end
