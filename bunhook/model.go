@@ -170,18 +170,16 @@ func bulkSupported(q *bun.UpdateQuery) error {
 // tenant's value in the final SQL; this refuses the intent, even with the
 // bound tenant's). Assignments that cannot be read fail closed.
 func (e *Enforcer) checkSets(ctx context.Context, q *bun.UpdateQuery, mi *modelInfo, tenant string) error {
-	as, ok := updateAssignments(q)
+	as, ok := e.updateAssignments(q)
 	reason, attempted := "", ""
 	if !ok {
-		reason = "bunhook cannot read this bun version's Set and Value expressions"
+		reason = "bunhook cannot read the Set and Value expressions of this UPDATE"
 	}
 	for _, a := range as {
 		if a.assigns(mi.column) {
 			reason = a.from + " assigns the tenant column " + mi.column
-			if v, kind := literal(a.value); kind == valueLiteral {
-				if s, isString := v.(string); isString && s != tenant {
-					attempted = s
-				}
+			if s, isString := a.Literal.(string); isString && s != tenant {
+				attempted = s
 			}
 			break
 		}

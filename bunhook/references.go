@@ -12,6 +12,7 @@ import (
 	"github.com/uptrace/bun/schema"
 
 	"github.com/tenantshield/tenantshield-go/bunhook/internal/bunx"
+	"github.com/tenantshield/tenantshield-go/bunhook/internal/sqlguard"
 	"github.com/tenantshield/tenantshield-go/scope"
 )
 
@@ -88,7 +89,7 @@ func (e *Enforcer) checkReferences(ctx context.Context, q *bun.InsertQuery, mi *
 	if len(refs) == 0 {
 		return nil
 	}
-	as, ok := insertAssignments(q)
+	as, ok := e.insertAssignments(q)
 	rows := modelRows(q.GetModel(), mi)
 	for _, ref := range refs {
 		f, has := mi.table.FieldMap[ref.column]
@@ -98,13 +99,20 @@ func (e *Enforcer) checkReferences(ctx context.Context, q *bun.InsertQuery, mi *
 		var kv keyValues
 		reason := ""
 		if !ok {
-			reason = "bunhook cannot read this bun version's Value expressions"
+			reason = "bunhook cannot read the Value and Set expressions of this INSERT"
 		}
 		overridden := false
 		for _, a := range as {
-			if a.assigns(ref.column) {
+			if !a.assigns(ref.column) {
+				continue
+			}
+			if a.from == "Value" {
 				overridden = true
-				reason = kv.addLiteral(a, mi, ref)
+			} else if excludedValue(a.Value, ref.column) {
+				continue // the upsert writes the inserted row's own key, checked below
+			}
+			if r := kv.addLiteral(a, mi, ref); r != "" {
+				reason = r
 			}
 		}
 		if !overridden {
@@ -133,11 +141,11 @@ func (e *Enforcer) checkUpdateReferences(ctx context.Context, q *bun.UpdateQuery
 	if len(refs) == 0 {
 		return nil
 	}
-	as, asOK := updateAssignments(q)
+	as, asOK := e.updateAssignments(q)
 	cols, colsOK := bunx.UpdateColumns(q)
 	sets, _ := bunx.UpdateSets(q)
 	rows := modelRows(q.GetModel(), mi)
-	bulk := reflect.Indirect(reflect.ValueOf(q.GetModel().Value())).Kind() == reflect.Slice
+	bulk := bunx.BulkData(q)
 	for _, ref := range refs {
 		f, ok := mi.table.FieldMap[ref.column]
 		if !ok {
@@ -156,7 +164,7 @@ func (e *Enforcer) checkUpdateReferences(ctx context.Context, q *bun.UpdateQuery
 			if a.from == "Value" {
 				overridden = true
 			}
-			if bulk && a.from == "Set" && bulkValue(a.value, ref.column) {
+			if bulk && a.from == "Set" && bulkValue(a.Value, ref.column) {
 				kv.fromRows(f, rows) // Bulk(): the values come from the rows
 				continue
 			}
@@ -184,13 +192,22 @@ func bulkValue(value, column string) bool {
 	return ok && strings.EqualFold(strings.Trim(rest, "\"`"), column)
 }
 
+// excludedValue reports whether value is an upsert's reference to the
+// inserted row's own column: EXCLUDED.<column> (PostgreSQL, SQLite) or
+// VALUES(<column>) (MySQL), quoted or not.
+func excludedValue(value, column string) bool {
+	v := strings.ToLower(strings.NewReplacer("\"", "", "`", "", " ", "").Replace(value))
+	c := strings.ToLower(column)
+	return v == "excluded."+c || v == "values("+c+")"
+}
+
 // addLiteral adds the key an assignment writes, or returns why it cannot be
 // checked.
 func (kv *keyValues) addLiteral(a assignment, mi *modelInfo, ref reference) string {
-	switch v, kind := literal(a.value); kind {
-	case valueLiteral:
-		kv.add(v)
-	case valueOther:
+	switch a.Kind {
+	case sqlguard.ValueLiteral:
+		kv.add(a.Literal)
+	case sqlguard.ValueOther:
 		return fmt.Sprintf("%s gives %s.%s a value that is not a literal, so the row it refers to cannot be checked",
 			a.from, mi.table.Name, ref.column)
 	}

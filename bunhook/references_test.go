@@ -44,6 +44,11 @@ func TestCrossTenantReferences(t *testing.T) {
 				_, err := td.db.NewInsert().Model(&Invoice{Number: "x", CustomerID: 1}).Value("customer_id", "?", 3).Exec(a)
 				return err
 			}},
+			{"an upsert whose Set names B's customer", func() error {
+				_, err := td.db.NewInsert().Model(&Invoice{ID: ids["A"][0], Number: "A-1", CustomerID: 1}).
+					On("CONFLICT (id) DO UPDATE").Set("customer_id = ?", 3).Exec(a)
+				return err
+			}},
 		}
 		for _, c := range blocked {
 			t.Run(c.name, func(t *testing.T) {
@@ -111,6 +116,21 @@ func TestCrossTenantReferencesOnUpdate(t *testing.T) {
 					Where("id = ?", inv).Exec(a)
 				return err
 			}},
+			{"a Set whose comment holds a quote", nil, func() error {
+				_, err := td.db.NewUpdate().Model((*Invoice)(nil)).Set("number = 'x' /* it's */, customer_id = ?", 3).Where("id = ?", inv).Exec(a)
+				return err
+			}},
+			{"a Set with a dollar-quoted string", []string{"pg", "pgx"}, func() error {
+				_, err := td.db.NewUpdate().Model((*Invoice)(nil)).Set("number = $$it's$$, customer_id = ?", 3).Where("id = ?", inv).Exec(a)
+				return err
+			}},
+			{"a Bulk-shaped Set over a _data CTE of other rows", []string{"sqlite", "pg", "pgx"}, func() error {
+				other := []Invoice{{ID: inv, CustomerID: 3}}
+				rows := []Invoice{{ID: inv, CustomerID: 1}}
+				_, err := td.db.NewUpdate().With("_data", td.db.NewValues(&other)).Model(&rows).TableExpr("_data").
+					Set("customer_id = _data.customer_id").Where("invoice.id = _data.id").Exec(a)
+				return err
+			}},
 			{"several assignments in one Set", nil, func() error {
 				_, err := td.db.NewUpdate().Model((*Invoice)(nil)).Set("number = 'm', customer_id = ?", 3).Where("id = ?", inv).Exec(a)
 				return err
@@ -160,6 +180,14 @@ func TestCrossTenantReferencesOnUpdate(t *testing.T) {
 			}},
 			{"Set to NULL", func() error {
 				_, err := td.db.NewUpdate().Model((*Invoice)(nil)).Set("customer_id = NULL").Where("id = ?", ids["A"][2]).Exec(a)
+				return err
+			}},
+			{"Bulk() naming A's customers", func() error {
+				if td.kind == "mysql" {
+					return nil // no Bulk() on MariaDB
+				}
+				rows := []Invoice{{ID: ids["A"][1], CustomerID: 2}, {ID: ids["A"][2], CustomerID: 1}}
+				_, err := td.db.NewUpdate().Model(&rows).Column("customer_id").Bulk().Exec(a)
 				return err
 			}},
 			{"a struct naming B's customer, customer_id not written", func() error {

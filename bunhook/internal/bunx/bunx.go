@@ -23,6 +23,8 @@ var (
 	updateSetField   = fieldIndex(reflect.TypeFor[bun.UpdateQuery](), "set")
 	updateColsField  = fieldIndex(reflect.TypeFor[bun.UpdateQuery](), "columns")
 	updateValsField  = fieldIndex(reflect.TypeFor[bun.UpdateQuery](), "modelValues")
+	insertSetField   = fieldIndex(reflect.TypeFor[bun.InsertQuery](), "set")
+	updateWithField  = fieldIndex(reflect.TypeFor[bun.UpdateQuery](), "with")
 	insertValsField  = fieldIndex(reflect.TypeFor[bun.InsertQuery](), "modelValues")
 	forceDeleteBit   = probeForceDeleteBit()
 )
@@ -44,6 +46,7 @@ func Pinned() []string {
 		"InsertQuery.conn": insertConnField, "UpdateQuery.set": updateSetField,
 		"UpdateQuery.conn": updateConnField, "UpdateQuery.columns": updateColsField,
 		"UpdateQuery.modelValues": updateValsField, "InsertQuery.modelValues": insertValsField,
+		"InsertQuery.set": insertSetField, "UpdateQuery.with": updateWithField,
 	} {
 		if idx == nil {
 			missing = append(missing, name)
@@ -131,6 +134,43 @@ func SoftDelete(q *bun.DeleteQuery, tbl *schema.Table) bool {
 // (each "column = value"), ok false when they cannot be read.
 func UpdateSets(q *bun.UpdateQuery) (sets []schema.QueryWithArgs, ok bool) {
 	return queryArgsList(reflect.ValueOf(q), updateSetField)
+}
+
+// InsertSets returns the expressions of q's upsert branch (On("CONFLICT
+// ... DO UPDATE").Set(...)), ok false when they cannot be read.
+func InsertSets(q *bun.InsertQuery) (sets []schema.QueryWithArgs, ok bool) {
+	return queryArgsList(reflect.ValueOf(q), insertSetField)
+}
+
+// BulkData reports whether the CTE named _data of q is the one bun's
+// Bulk() builds from q's own model (a VALUES query over the same slice):
+// then "col = _data.col" writes the model rows' values.
+func BulkData(q *bun.UpdateQuery) bool {
+	if updateWithField == nil {
+		return false
+	}
+	f := reflect.ValueOf(q).Elem().FieldByIndex(updateWithField)
+	if f.Kind() != reflect.Slice || !f.CanAddr() {
+		return false
+	}
+	f = writable(f)
+	found := false
+	for i := 0; i < f.Len(); i++ {
+		w := f.Index(i)
+		name, query := w.FieldByName("name"), w.FieldByName("query")
+		if !name.IsValid() || !query.IsValid() || name.Kind() != reflect.String || !name.CanAddr() || !query.CanAddr() {
+			return false
+		}
+		if writable(name).String() != "_data" {
+			continue
+		}
+		vq, ok := writable(query).Interface().(*bun.ValuesQuery)
+		if found || !ok || vq.GetModel() != q.GetModel() {
+			return false
+		}
+		found = true
+	}
+	return found
 }
 
 // UpdateColumns returns the columns q was restricted to with Column or

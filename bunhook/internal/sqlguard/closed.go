@@ -43,7 +43,7 @@ func WithFunctions(names ...string) Option {
 // buildKnown builds the table of shared relations and allowed functions.
 func (g *Guard) buildKnown() {
 	fns, grammar := dialectFunctions(g.dialect)
-	t := newWordTable(len(commonFunctions) + len(fns) + len(g.functions) + len(g.shared))
+	t := newWordTable(len(commonFunctions) + len(fns) + len(grammar) + len(tableFunctions[g.dialect]) + len(g.functions) + len(g.shared))
 	for _, lists := range [][]string{commonFunctions, fns} {
 		for _, f := range lists {
 			t.insert(f).fn = true
@@ -52,6 +52,9 @@ func (g *Guard) buildKnown() {
 	for _, f := range grammar {
 		e := t.insert(f)
 		e.fn, e.grammar = true, true
+	}
+	for _, f := range tableFunctions[g.dialect] {
+		t.insert(f).fromOnly = true
 	}
 	for _, f := range g.functions {
 		if !validName(f) {
@@ -100,8 +103,8 @@ func (c *checker) relation(first, last int) {
 }
 
 // call checks, in a closed world, the function named by toks[first:last+1]
-// (a call: toks[last+1] is '(').
-func (c *checker) call(first, last int) {
+// (a call: toks[last+1] is '('); inFrom when it is a FROM item.
+func (c *checker) call(first, last int, inFrom bool) {
 	if !c.closed || c.failed {
 		return
 	}
@@ -120,6 +123,7 @@ func (c *checker) call(first, last int) {
 		e = c.g.known.lookup(name)
 	}
 	switch {
+	case e != nil && e.fromOnly && inFrom:
 	case e == nil || !e.fn:
 		c.unregistered(first, last, "function", "not a built-in on the allow-list")
 	case t.kind == tkQIdent && c.g.dialect != SQLite:
@@ -134,32 +138,60 @@ func (c *checker) call(first, last int) {
 }
 
 // parenSyntax reports whether the keyword at toks[i], followed by '(', is
-// grammar rather than a call: reserved words that open a parenthesised
-// list, query or condition, and a few others in their one position.
+// grammar rather than a call: a clause keyword after a complete operand
+// (... FROM (SELECT ...), ... UNION (SELECT ...)), a word every dialect
+// reserves (IN, NOT, AND, CASE, VALUES, ...), BY after GROUP, ORDER or
+// PARTITION, and XOR on MySQL. Any other keyword can name a function on
+// some server (PostgreSQL calls by(1), xor(1) or inner(1); MariaDB
+// mode(1), of(1) or lateral(1)), so it is a call.
 func (c *checker) parenSyntax(i int) bool {
-	switch kw := c.toks[i].kw; {
-	case kwParenSyntax[kw]:
+	kw := c.toks[i].kw
+	switch {
+	case kwReservedParen[kw]:
 		return true
-	case kw == kwMATERIALIZED:
-		return c.isKw(i-1, kwAS) || c.isKw(i-1, kwNOT) // WITH x AS [NOT] MATERIALIZED (...)
-	case kw == kwCONFLICT:
-		return c.isKw(i-1, kwON) // ON CONFLICT (col)
-	case kw == kwINDEX || kw == kwKEY:
-		return c.isKw(i-1, kwUSE) || c.isKw(i-1, kwFORCE) || c.isKw(i-1, kwIGNORE) // MySQL index hints
+	case kw == kwXOR:
+		return c.g.dialect == MySQL
+	case kw == kwBY:
+		return c.isKw(i-1, kwGROUP) || c.isKw(i-1, kwORDER) || c.isKw(i-1, kwPARTITION)
 	}
-	return false
+	return i > 0 && c.stopClass(i) != 0 && c.canEnd(i-1)
 }
 
-// kwParenSyntax are the keywords that may stand before '(' as grammar.
-var kwParenSyntax = func() (s [kwCount]bool) {
-	for _, kw := range []kwID{kwSELECT, kwFROM, kwWHERE, kwGROUP, kwBY, kwHAVING, kwLIMIT, kwOFFSET, kwFETCH, kwINTO,
-		kwUNION, kwINTERSECT, kwEXCEPT, kwMINUS, kwALL, kwDISTINCT, kwAS, kwON, kwUSING, kwJOIN, kwINNER, kwCROSS,
-		kwNATURAL, kwSTRAIGHTJOIN, kwLATERAL, kwONLY, kwAND, kwOR, kwXOR, kwNOT, kwBETWEEN, kwCASE, kwWHEN, kwTHEN,
-		kwELSE, kwIS, kwWITH, kwRECURSIVE, kwVALUES, kwROW, kwSET, kwRETURNING, kwIN, kwPARTITION, kwOF} {
+// kwReservedParen are keywords that PostgreSQL, MySQL/MariaDB and SQLite
+// all reserve (no unquoted function can have their name) and that the
+// grammar puts before '('.
+var kwReservedParen = func() (s [kwCount]bool) {
+	for _, kw := range []kwID{kwSELECT, kwIN, kwNOT, kwAND, kwOR, kwCASE, kwWHEN, kwTHEN, kwELSE, kwALL,
+		kwDISTINCT, kwAS, kwON, kwUSING, kwBETWEEN, kwVALUES} {
 		s[kw] = true
 	}
 	return s
 }()
+
+// afterCall reports whether toks[i] is a word the grammar puts right after
+// a call or another clause's ')' (count(*) FILTER (...), f() OVER (...),
+// MySQL's MATCH (...) AGAINST (...)) or after a string (JSON_TABLE(..., '$'
+// COLUMNS (...))), standing there. Elsewhere the word is a call of a
+// function of that name (PostgreSQL has no filter() or over() of its own).
+func (c *checker) afterCall(i int) bool {
+	t := &c.toks[i]
+	if t.kind != tkIdent {
+		return false
+	}
+	w := c.text(i)
+	mysql := c.g.dialect == MySQL
+	switch {
+	case equalFoldASCII(w, "over"):
+		return c.isKind(i-1, tkRParen)
+	case equalFoldASCII(w, "filter"):
+		return !mysql && c.isKind(i-1, tkRParen)
+	case equalFoldASCII(w, "against"):
+		return mysql && c.isKind(i-1, tkRParen)
+	case equalFoldASCII(w, "columns"):
+		return mysql && c.isKind(i-1, tkString)
+	}
+	return false
+}
 
 // operators checks, in a closed world on PostgreSQL, every operator of
 // toks[:end]: PostgreSQL lets users define operators (1 ### 2 calls the
@@ -303,7 +335,7 @@ func (c *checker) inCTEScope(k int) bool {
 // (mode(1), comment('x')).
 func (c *checker) callAt(i int) {
 	t := &c.toks[i]
-	if t.kind == tkIdent && t.kw != kwNone && c.parenSyntax(i) {
+	if t.kind == tkIdent && t.kw != kwNone && c.parenSyntax(i) || c.afterCall(i) {
 		return
 	}
 	if c.isKw(i-1, kwAS) || (c.isKind(i-1, tkOp) && c.toks[i-1].op == opCast) {
@@ -313,5 +345,5 @@ func (c *checker) callAt(i int) {
 	for c.isKind(first-1, tkDot) && c.isName(first-2) {
 		first -= 2
 	}
-	c.call(first, i)
+	c.call(first, i, false)
 }

@@ -13,6 +13,9 @@
 //
 // # Lexical rules
 //
+// SplitAssignments reads a SET list with the same lexer, for the callers
+// that check what a builder assigns before bun renders the statement.
+//
 // The tokenizer follows each dialect exactly where it matters for security:
 //
 //   - Comments: "/* */" (nested on PostgreSQL, not elsewhere), "--" to end
@@ -145,10 +148,14 @@
 // functions, user-defined and stored functions. Qualified calls are allowed
 // only as pg_catalog.<built-in> on PostgreSQL; quoted names only on SQLite
 // (PostgreSQL and MySQL resolve them to users' functions); on MySQL a space
-// before '(' calls a stored function unless the word is grammar (EXISTS,
-// MATCH, ...). A keyword followed by '(' is a call too, unless the grammar
-// puts it there (IN (...), VALUES (...), AS MATERIALIZED (...), ...). The
-// allow-list of each dialect holds only that dialect's own built-ins. On
+// before '(' calls a stored function unless the word is reserved grammar
+// (EXISTS, ANY, SOME, MATCH). A keyword followed by '(' is a call too,
+// unless every dialect reserves it (IN, NOT, AND, VALUES, ...) or it starts
+// a clause after a complete operand (... FROM (SELECT ...)); FILTER and
+// OVER are grammar only right after a ')', MySQL's AGAINST after a ')' and
+// COLUMNS after a string, and JSON_TABLE only as a FROM item. The
+// allow-list of each dialect holds only that dialect's own built-ins (for
+// MySQL, those of both MySQL 8 and MariaDB). On
 // PostgreSQL every operator must be a built-in spelling (users define
 // operators). A CTE never names the target of an INSERT, UPDATE or DELETE
 // on PostgreSQL and SQLite (they write the table of that name). In a closed

@@ -174,7 +174,7 @@ func (c *checker) namedTable(i, end int, r *tref) int {
 			c.fail(last, "function named like a tenant table")
 			return end
 		}
-		c.call(i, last)
+		c.call(i, last, true)
 		c.group(next)
 		return c.alias(int(c.toks[next].match)+1, end, r, true)
 	}

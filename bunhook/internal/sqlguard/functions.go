@@ -13,7 +13,7 @@ package sqlguard
 
 // commonFunctions are built-ins of PostgreSQL, MySQL/MariaDB and SQLite.
 var commonFunctions = []string{
-	"exists", "cast", "over", "coalesce", "nullif", "format", "replace",
+	"exists", "cast", "coalesce", "nullif", "format", "replace",
 	"count", "sum", "avg", "min", "max", "row_number", "rank", "dense_rank", "percent_rank",
 	"cume_dist", "ntile", "lag", "lead", "first_value", "last_value", "nth_value",
 	"lower", "upper", "length", "substr", "substring", "trim", "ltrim", "rtrim", "concat", "concat_ws",
@@ -22,7 +22,7 @@ var commonFunctions = []string{
 }
 
 var pgFunctions = []string{
-	"any", "some", "filter", "extract", "position", "overlay", "greatest", "least", "array",
+	"any", "some", "extract", "position", "overlay", "greatest", "least", "array",
 	"grouping", "normalize", "trunc", "random", "now", "date", "time", "timestamp",
 	"array_agg", "string_agg", "json_agg", "jsonb_agg", "json_object_agg", "jsonb_object_agg",
 	"bool_and", "bool_or", "every", "bit_and", "bit_or", "stddev", "stddev_pop", "stddev_samp",
@@ -66,15 +66,13 @@ var pgFunctions = []string{
 	"text", "varchar",
 }
 
-// mysqlGrammar are MySQL's words of the grammar that the guard reads as
-// calls: a space may stand before their '('.
-var mysqlGrammar = []string{
-	"exists", "any", "some", "cast", "convert", "extract", "position", "substring", "trim", "over",
-	"interval", "match", "against", "columns",
-}
+// mysqlGrammar are MySQL's reserved words of the grammar that the guard
+// reads as calls: a space may stand before their '(' (for the built-ins
+// that are not grammar, MariaDB calls a stored function then).
+var mysqlGrammar = []string{"exists", "any", "some", "match"}
 
 var mysqlFunctions = []string{
-	"any", "some", "convert", "extract", "position", "interval", "match", "against", "columns",
+	"convert", "extract", "position", "interval",
 	"greatest", "least", "ifnull", "if", "isnull", "left", "right", "insert", "default", "char",
 	"group_concat", "json_arrayagg", "json_objectagg", "bit_and", "bit_or", "bit_xor", "std",
 	"stddev", "stddev_pop", "stddev_samp", "variance", "var_pop", "var_samp",
@@ -95,16 +93,15 @@ var mysqlFunctions = []string{
 	"json_object", "json_array", "json_extract", "json_set", "json_insert", "json_replace",
 	"json_remove", "json_type", "json_valid", "json_quote", "json_unquote", "json_contains",
 	"json_contains_path", "json_keys", "json_length", "json_merge_patch", "json_merge_preserve",
-	"json_merge", "json_search", "json_value", "json_exists", "json_query", "json_table",
-	"json_overlaps", "json_compact", "json_detailed", "json_array_append", "json_array_insert",
-	"json_depth", "json_pretty",
+	"json_merge", "json_search", "json_value", "json_array_append", "json_array_insert",
+	"json_depth",
 	"uuid", "last_insert_id", "row_count", "found_rows",
 	// types spelled like calls (CONVERT(x, DECIMAL(10, 2)))
 	"decimal", "signed", "unsigned", "binary", "datetime", "nchar",
 }
 
 var sqliteFunctions = []string{
-	"filter", "char", "hex", "instr", "printf", "quote", "random", "trunc", "log2", "date", "time",
+	"char", "hex", "instr", "printf", "quote", "random", "trunc", "log2", "date", "time",
 	"total", "group_concat", "string_agg", "json_group_array", "json_group_object",
 	"ifnull", "iif", "unhex", "unicode", "randomblob", "typeof", "octet_length",
 	"zeroblob", "like", "glob", "likelihood", "likely", "unlikely", "changes", "total_changes",
@@ -116,6 +113,10 @@ var sqliteFunctions = []string{
 	"jsonb_remove", "jsonb_patch", "jsonb_group_array", "jsonb_group_object",
 	"generate_series",
 }
+
+// tableFunctions are built-ins that may stand only as a FROM item (MySQL's
+// JSON_TABLE: in an expression the name calls a stored function).
+var tableFunctions = map[Dialect][]string{MySQL: {"json_table"}}
 
 // dialectFunctions returns the built-in functions allowed on dialect d
 // besides commonFunctions, and the words of its grammar read as calls.

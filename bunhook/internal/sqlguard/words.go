@@ -249,7 +249,9 @@ type wordEntry struct {
 	// function, shared the 1-based index of a shared table.
 	fn      bool
 	grammar bool // a word of the grammar read as a call (functions.go)
-	shared  int16
+	// fromOnly: a table function allowed only as a FROM item.
+	fromOnly bool
+	shared   int16
 }
 
 // wordTable is an open-addressing hash table of lower-case words, so that
