@@ -83,49 +83,20 @@ func (e *Enforcer) learnReferences(tbl *schema.Table) {
 // tenant in tenant-owned tables. It counts the referenced rows of the bound
 // tenant with one scoped query per reference, on q's own connection or
 // transaction (so that a parent inserted earlier in the transaction is
-// seen). A Value override of a reference column replaces the rows' values.
+// seen). A Value override of a reference column replaces the rows' values;
+// the Set of an upsert branch is checked like an UPDATE's (EXCLUDED.col
+// writes the inserted row's own key).
 func (e *Enforcer) checkReferences(ctx context.Context, q *bun.InsertQuery, mi *modelInfo, tenant string) error {
-	refs := e.refs.of(mi.table.Name)
-	if len(refs) == 0 {
+	if len(e.refs.of(mi.table.Name)) == 0 {
 		return nil
 	}
 	as, ok := e.insertAssignments(q)
-	rows := modelRows(q.GetModel(), mi)
-	for _, ref := range refs {
-		f, has := mi.table.FieldMap[ref.column]
-		if !has {
-			continue
-		}
-		var kv keyValues
-		reason := ""
-		if !ok {
-			reason = "bunhook cannot read the Value and Set expressions of this INSERT"
-		}
-		overridden := false
-		for _, a := range as {
-			if !a.assigns(ref.column) {
-				continue
-			}
-			if a.from == "Value" {
-				overridden = true
-			} else if excludedValue(a.Value, ref.column) {
-				continue // the upsert writes the inserted row's own key, checked below
-			}
-			if r := kv.addLiteral(a, mi, ref); r != "" {
-				reason = r
-			}
-		}
-		if !overridden {
-			kv.fromRows(f, rows)
-		}
-		if reason != "" {
-			return e.unverifiableReference(ctx, "INSERT", mi, tenant, reason)
-		}
-		if err := e.verifyReferences(ctx, q.DB(), bunx.InsertConn(q), "INSERT", mi, tenant, ref, kv.vals); err != nil {
-			return err
-		}
-	}
-	return nil
+	return e.checkWrites(ctx, refWrites{
+		op: "INSERT", db: q.DB(), conn: bunx.InsertConn(q), mi: mi, tenant: tenant,
+		as: as, readable: ok, rows: modelRows(q.GetModel(), mi),
+		ownKey:      excludedValue,
+		rowsWritten: func(string) bool { return true },
+	})
 }
 
 // checkUpdateReferences is checkReferences for an UPDATE: the keys it
@@ -133,52 +104,77 @@ func (e *Enforcer) checkReferences(ctx context.Context, q *bun.InsertQuery, mi *
 // update's "customer_id = _data.customer_id" takes them from its rows) and
 // from the model's struct rows for the columns it updates (all data columns
 // unless restricted with Column/ExcludeColumn, none when Set is used without
-// Column, and not a column a Value overrides). A key set to anything but a
-// literal (an expression, another column, a subquery) cannot be verified
-// and is refused.
+// Column). A key set to anything but a literal (an expression, another
+// column, a subquery) cannot be verified and is refused.
 func (e *Enforcer) checkUpdateReferences(ctx context.Context, q *bun.UpdateQuery, mi *modelInfo, tenant string) error {
-	refs := e.refs.of(mi.table.Name)
-	if len(refs) == 0 {
+	if len(e.refs.of(mi.table.Name)) == 0 {
 		return nil
 	}
 	as, asOK := e.updateAssignments(q)
 	cols, colsOK := bunx.UpdateColumns(q)
 	sets, _ := bunx.UpdateSets(q)
-	rows := modelRows(q.GetModel(), mi)
 	bulk := bunx.BulkData(q)
-	for _, ref := range refs {
-		f, ok := mi.table.FieldMap[ref.column]
+	return e.checkWrites(ctx, refWrites{
+		op: "UPDATE", db: q.DB(), conn: bunx.UpdateConn(q), mi: mi, tenant: tenant,
+		as: as, readable: asOK && colsOK, rows: modelRows(q.GetModel(), mi),
+		ownKey: func(value, column string) bool { return bulk && bulkValue(value, column) },
+		rowsWritten: func(column string) bool {
+			return (len(sets) == 0 || cols != nil) && (cols == nil || namesColumn(cols, column))
+		},
+	})
+}
+
+// refWrites is what one write puts into reference columns.
+type refWrites struct {
+	op     string
+	db     *bun.DB
+	conn   bun.IConn // the write's connection or transaction, nil for the pool
+	mi     *modelInfo
+	tenant string
+
+	as       []assignment // its Set and Value assignments
+	readable bool         // false: bun's state could not be read
+	rows     []reflect.Value
+	// ownKey reports an assignment whose value is the row's own key
+	// (EXCLUDED.col of an upsert, _data.col of Bulk()).
+	ownKey func(value, column string) bool
+	// rowsWritten reports whether the write takes column from its struct
+	// rows (unless a Value overrides it).
+	rowsWritten func(column string) bool
+}
+
+// checkWrites verifies every reference column that w writes.
+func (e *Enforcer) checkWrites(ctx context.Context, w refWrites) error {
+	for _, ref := range e.refs.of(w.mi.table.Name) {
+		f, ok := w.mi.table.FieldMap[ref.column]
 		if !ok {
 			continue
 		}
 		var kv keyValues
 		reason := ""
-		if !asOK || !colsOK {
-			reason = "bunhook cannot read this bun version's Set, Value and Column lists"
+		if !w.readable {
+			reason = "bunhook cannot read the Set, Value and Column lists of this " + w.op
 		}
 		overridden := false
-		for _, a := range as {
-			if !a.assigns(ref.column) {
-				continue
-			}
-			if a.from == "Value" {
-				overridden = true
-			}
-			if bulk && a.from == "Set" && bulkValue(a.Value, ref.column) {
-				kv.fromRows(f, rows) // Bulk(): the values come from the rows
-				continue
-			}
-			if r := kv.addLiteral(a, mi, ref); r != "" {
-				reason = r
+		for _, a := range w.as {
+			switch {
+			case !a.assigns(ref.column):
+			case a.from == "Set" && w.ownKey(a.Value, ref.column):
+				kv.fromRows(f, w.rows)
+			default:
+				overridden = overridden || a.from == "Value"
+				if r := kv.addLiteral(a, w.mi, ref); r != "" {
+					reason = r
+				}
 			}
 		}
-		if !overridden && (len(sets) == 0 || cols != nil) && (cols == nil || namesColumn(cols, ref.column)) {
-			kv.fromRows(f, rows)
+		if !overridden && w.rowsWritten(ref.column) {
+			kv.fromRows(f, w.rows)
 		}
 		if reason != "" {
-			return e.unverifiableReference(ctx, "UPDATE", mi, tenant, reason)
+			return e.unverifiableReference(ctx, w.op, w.mi, w.tenant, reason)
 		}
-		if err := e.verifyReferences(ctx, q.DB(), bunx.UpdateConn(q), "UPDATE", mi, tenant, ref, kv.vals); err != nil {
+		if err := e.verifyReferences(ctx, w.db, w.conn, w.op, w.mi, w.tenant, ref, kv.vals); err != nil {
 			return err
 		}
 	}
