@@ -123,8 +123,7 @@ func (c *checker) call(first, last int, inFrom bool) {
 		e = c.g.known.lookup(name)
 	}
 	switch {
-	case e != nil && e.fromOnly && inFrom:
-	case e == nil || !e.fn:
+	case e == nil || !(e.fn || e.fromOnly && inFrom):
 		c.unregistered(first, last, "function", "not a built-in on the allow-list")
 	case t.kind == tkQIdent && c.g.dialect != SQLite:
 		// A quoted name is never grammar: PostgreSQL looks "coalesce" up

@@ -143,6 +143,7 @@ func TestClosedWorld(t *testing.T) {
 		{MySQL, "SELECT against(1)", "Unregistered:against"},
 		{MySQL, "SELECT columns(1)", "Unregistered:columns"},
 		{MySQL, "SELECT json_table(1)", "Unregistered:json_table"},
+		{MySQL, "SELECT * FROM `json_table`('[1]', '$[*]' COLUMNS (a INT PATH '$')) AS j", "Unregistered:json_table"},
 		{MySQL, "SELECT cast (1 AS CHAR)", "Unregistered:cast"},
 		{MySQL, "SELECT id, substring (id) FROM invoices WHERE tenant_id = 'A'", "Unregistered:substring"},
 		{MySQL, "SELECT MATCH (name) AGAINST ('x') FROM currencies", ""},
