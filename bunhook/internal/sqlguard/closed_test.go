@@ -1,6 +1,7 @@
 package sqlguard
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 )
@@ -206,5 +207,29 @@ func TestClosedWorldConfiguration(t *testing.T) {
 			}()
 			tc.f()
 		}()
+	}
+}
+
+// TestManyReferences: beyond the 64 references the transitive rule tracks,
+// a reference restricted by its own predicate is verified, one without is
+// not.
+func TestManyReferences(t *testing.T) {
+	g := closedGuard(Postgres)
+	var b strings.Builder
+	b.WriteString("SELECT 1 FROM invoices i0")
+	for k := 1; k < 70; k++ {
+		fmt.Fprintf(&b, " JOIN items t%d ON t%d.tenant_id = 'A'", k, k)
+	}
+	b.WriteString(" WHERE i0.tenant_id = 'A'")
+	if v := g.Check(b.String(), "A"); !v.OK() {
+		t.Fatalf("70 restricted references: %v", v)
+	}
+	if v := g.Check(b.String()+" AND i0.id IN (SELECT 1 FROM items x, items y WHERE x.tenant_id = 'A')", "A"); v.OK() {
+		t.Fatal("an unrestricted reference was verified")
+	}
+	b.WriteString(" AND EXISTS (SELECT 1)")
+	q := strings.Replace(b.String(), "JOIN items t69 ON t69.tenant_id = 'A'", "JOIN items t69 ON t69.id = 1", 1)
+	if v := g.Check(q, "A"); v.OK() || v.Finding.Code != MissingPredicate {
+		t.Fatalf("reference 70 without its predicate: %v", v)
 	}
 }

@@ -42,6 +42,8 @@ func (c *checker) verifyBlock(base, ws, we int) {
 			if ri < 64 {
 				done |= 1 << uint(ri)
 			}
+		case ri >= 64:
+			c.unrestricted(r, ws, we, false) // beyond 64, only a predicate of its own restricts
 		default:
 			pending = true
 		}
@@ -56,8 +58,8 @@ func (c *checker) verifyBlock(base, ws, we int) {
 			}
 		}
 	}
-	for ri := range refs {
-		if r := &refs[ri]; r.tbl != 0 && (ri >= 64 || done&(1<<uint(ri)) == 0) {
+	for ri := 0; ri < len(refs) && ri < 64; ri++ {
+		if r := &refs[ri]; r.tbl != 0 && done&(1<<uint(ri)) == 0 {
 			c.unrestricted(r, ws, we, len(refs) == 1)
 		}
 	}
