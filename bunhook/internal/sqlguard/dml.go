@@ -81,7 +81,7 @@ func (c *checker) insertTarget(i, end int) (tref, int) {
 		return tref{}, end
 	}
 	last := c.lastPart(i, end)
-	target := tref{tbl: c.toks[last].table(), nameTok: int32(last), qualTok: int32(last), onS: -1, onE: -1, schemaQ: last != i}
+	target := tref{tbl: c.toks[last].table(), nameTok: int32(last), qualTok: int32(last), onS: -1, onE: -1, usingS: -1, schemaQ: last != i}
 	if target.tbl == 0 {
 		c.inTarget = true
 		c.relation(i, last)

@@ -61,8 +61,10 @@
 // is also restricted by an equality of its tenant column with the tenant
 // column of a restricted reference of the same block
 // (<q>.<col> = <p>.<col'>), as a top-level conjunct of the WHERE or of its
-// own INNER/LEFT/CROSS ON; the restriction does not flow into nested
-// blocks (a correlated subquery needs its own predicate). An
+// own INNER/LEFT/CROSS ON, or by an INNER/LEFT JOIN ... USING (<tenant
+// column>) whose left side holds only tenant tables, one of them
+// restricted; the restriction does not flow into nested blocks (a
+// correlated subquery needs its own predicate). An
 // unqualified "<tenant column> = '<tenant>'" counts only when the block has
 // exactly one table reference. A top-level conjunct is reached from the
 // clause root through AND and fully parenthesised groups only: any OR

@@ -9,6 +9,9 @@ type tref struct {
 	onS, onE int32 // ON clause token range; onS < 0 when there is none
 	schemaQ  bool  // the name was schema-qualified
 	onCounts bool  // ON restricts this table (inner/left/cross join target)
+	// usingS, usingE: the column list of an INNER/LEFT JOIN ... USING (...)
+	// of this table (usingS < 0 when there is none).
+	usingS, usingE int32
 }
 
 // maxRefs bounds the table references of one query block.
@@ -104,6 +107,10 @@ func (c *checker) fromList(i, end int, extra uint32) int {
 					c.fail(i, "expected USING (...)")
 					return end
 				}
+				if kind == jkInner || kind == jkLeft {
+					r := &c.refs[len(c.refs)-1]
+					r.usingS, r.usingE = int32(i+2), c.toks[i+1].match
+				}
 				i = c.identList(i + 1)
 			}
 		}
@@ -127,7 +134,7 @@ func (c *checker) fromItem(i, end int) int {
 		c.fail(i, "expected a table")
 		return end
 	}
-	r := tref{nameTok: -1, qualTok: -1, onS: -1, onE: -1}
+	r := tref{nameTok: -1, qualTok: -1, onS: -1, onE: -1, usingS: -1}
 	t := &c.toks[i]
 	switch {
 	case t.kind == tkLParen:

@@ -69,7 +69,7 @@ func (c *checker) verifyBlock(base, ws, we int) {
 // tenant column of a restricted reference (done) by a conjunct of the
 // WHERE (eqs[ews:ewe]) or of refs[ri]'s own ON.
 func (c *checker) equated(refs []tref, ri int, done uint64, ews, ewe int) bool {
-	if c.equatedIn(refs, ri, done, ews, ewe) {
+	if c.equatedIn(refs, ri, done, ews, ewe) || c.usingRestricted(refs, ri, done) {
 		return true
 	}
 	r := &refs[ri]
@@ -97,6 +97,40 @@ func (c *checker) equatedIn(refs []tref, ri int, done uint64, from, to int) bool
 		}
 	}
 	return false
+}
+
+// usingRestricted reports whether refs[ri] is the target of an INNER or
+// LEFT JOIN ... USING (<its tenant column>) whose left side holds only
+// tenant tables, one of them restricted with a tenant column of that name:
+// the joined rows then carry the left side's value, the bound tenant. (A
+// left side with another table could supply the column from it; two
+// tables with it make the statement fail as ambiguous.)
+func (c *checker) usingRestricted(refs []tref, ri int, done uint64) bool {
+	r := &refs[ri]
+	if r.usingS < 0 {
+		return false
+	}
+	col := c.tenantCol(r.tbl)
+	named := false
+	for k := int(r.usingS); k < int(r.usingE); k++ {
+		if c.isTenantCol(k, col) {
+			named = true
+		}
+	}
+	if !named {
+		return false
+	}
+	left := false
+	for rs := 0; rs < ri; rs++ {
+		s := &refs[rs]
+		if s.tbl == 0 {
+			return false
+		}
+		if done&(1<<uint(rs)) != 0 && c.tenantCol(s.tbl) == col {
+			left = true
+		}
+	}
+	return left
 }
 
 // isRefColumn reports whether <toks[q]>.<toks[col]> is r's tenant column.
