@@ -50,9 +50,13 @@ PKG ?= ./...
 BENCH_OUT ?= bench.txt
 
 # Fuzzing: time given to each Fuzz* target by `make fuzz`, and to each target
-# by `make ci`.
+# by `make ci`. CI counts executions instead of time: with a duration, Go's
+# fuzzer now and then fails a target with "context deadline exceeded" when
+# the time runs out while a worker starts or stops, a failure of the tool
+# rather than of the code (seen here on FuzzParse, which then passed 3 of 3
+# reruns).
 FUZZTIME ?= 10s
-CI_FUZZTIME ?= 5s
+CI_FUZZTIME ?= 5000x
 
 # Test timeout for the full suite.
 TEST_TIMEOUT ?= 20m
@@ -133,7 +137,7 @@ demo: ## Run the quickstart example (go run ./examples/quickstart).
 	cd '$(ROOT)' && $(GO) run ./examples/quickstart
 
 .PHONY: ci
-ci: ## What .ci/run runs after its database checks: lint, test, then fuzz for CI_FUZZTIME (5s).
+ci: ## What .ci/run runs after its database checks: lint, test, then fuzz for CI_FUZZTIME (5000 executions).
 	@echo '>>> make lint'
 	@$(MAKE) lint
 	@echo '>>> make test'
