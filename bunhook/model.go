@@ -140,10 +140,12 @@ func (*TenantOwned) BeforeUpdate(ctx context.Context, q *bun.UpdateQuery) error 
 	if err := bulkSupported(q); err != nil {
 		return err
 	}
-	if err := e.checkSets(ctx, q, mi, tenant); err != nil {
+	// The Set and Value assignments, read once for both checks.
+	as, ok := e.updateAssignments(q)
+	if err := e.checkSets(ctx, q, mi, tenant, as, ok); err != nil {
 		return err
 	}
-	if err := e.checkUpdateReferences(ctx, q, mi, tenant); err != nil {
+	if err := e.checkUpdateReferences(ctx, q, mi, tenant, as, ok); err != nil {
 		return err
 	}
 	q.Where("? = ?", q.FQN(mi.column), tenant)
@@ -168,9 +170,9 @@ func bulkSupported(q *bun.UpdateQuery) error {
 // checkSets refuses a Set, SetColumn or Value of the tenant column,
 // whatever its value: the column is immutable (the guard refuses another
 // tenant's value in the final SQL; this refuses the intent, even with the
-// bound tenant's). Assignments that cannot be read fail closed.
-func (e *Enforcer) checkSets(ctx context.Context, q *bun.UpdateQuery, mi *modelInfo, tenant string) error {
-	as, ok := e.updateAssignments(q)
+// bound tenant's). as are q's assignments; ok false (they could not be
+// read) fails closed.
+func (e *Enforcer) checkSets(ctx context.Context, q *bun.UpdateQuery, mi *modelInfo, tenant string, as []assignment, ok bool) error {
 	reason, attempted := "", ""
 	if !ok {
 		reason = "bunhook cannot read the Set and Value expressions of this UPDATE"

@@ -105,21 +105,25 @@ func (e *Enforcer) checkReferences(ctx context.Context, q *bun.InsertQuery, mi *
 // from the model's struct rows for the columns it updates (all data columns
 // unless restricted with Column/ExcludeColumn, none when Set is used without
 // Column). A key set to anything but a literal (an expression, another
-// column, a subquery) cannot be verified and is refused.
-func (e *Enforcer) checkUpdateReferences(ctx context.Context, q *bun.UpdateQuery, mi *modelInfo, tenant string) error {
+// column, a subquery) cannot be verified and is refused. as are q's
+// assignments (updateAssignments), asOK whether they could be read.
+func (e *Enforcer) checkUpdateReferences(ctx context.Context, q *bun.UpdateQuery, mi *modelInfo, tenant string,
+	as []assignment, asOK bool) error {
 	if len(e.refs.of(mi.table.Name)) == 0 {
 		return nil
 	}
-	as, asOK := e.updateAssignments(q)
 	cols, colsOK := bunx.UpdateColumns(q)
-	sets, _ := bunx.UpdateSets(q)
+	hasSet := false
+	for _, a := range as {
+		hasSet = hasSet || a.from == "Set"
+	}
 	bulk := bunx.BulkData(q)
 	return e.checkWrites(ctx, refWrites{
 		op: "UPDATE", db: q.DB(), conn: bunx.UpdateConn(q), mi: mi, tenant: tenant,
 		as: as, readable: asOK && colsOK, rows: modelRows(q.GetModel(), mi),
 		ownKey: func(value, column string) bool { return bulk && bulkValue(value, column) },
 		rowsWritten: func(column string) bool {
-			return (len(sets) == 0 || cols != nil) && (cols == nil || namesColumn(cols, column))
+			return (!hasSet || cols != nil) && (cols == nil || namesColumn(cols, column))
 		},
 	})
 }
