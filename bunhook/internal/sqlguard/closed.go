@@ -57,13 +57,13 @@ func (g *Guard) buildKnown() {
 		t.insert(f).fromOnly = true
 	}
 	for _, f := range g.functions {
-		if !validName(f) {
+		if !ValidName(f) {
 			panic(fmt.Sprintf("sqlguard: invalid function name %q", f))
 		}
 		t.insert(strings.ToLower(f)).fn = true
 	}
 	for i, s := range g.shared {
-		if !validName(s) {
+		if !ValidName(s) {
 			panic(fmt.Sprintf("sqlguard: invalid shared table name %q", s))
 		}
 		if _, tenant := g.TenantColumn(s); tenant {

@@ -282,10 +282,10 @@ func New(d Dialect, tenantTables map[string]string, opts ...Option) *Guard {
 	names := make([]string, 0, len(tenantTables))
 	cols := make(map[string]string, len(tenantTables))
 	for name, col := range tenantTables {
-		if !validName(name) {
+		if !ValidName(name) {
 			panic(fmt.Sprintf("sqlguard: invalid tenant table name %q", name))
 		}
-		if !validName(col) {
+		if !ValidName(col) {
 			panic(fmt.Sprintf("sqlguard: invalid tenant column name %q for table %q", col, name))
 		}
 		low := strings.ToLower(name)
@@ -347,9 +347,7 @@ func (g *Guard) TenantColumn(table string) (string, bool) {
 // ValidName reports whether s can name a table, column or function for New:
 // ASCII letters, digits and '_', not starting with a digit, at most 63
 // bytes.
-func ValidName(s string) bool { return validName(s) }
-
-func validName(s string) bool {
+func ValidName(s string) bool {
 	if s == "" || len(s) > pgMaxIdent {
 		return false
 	}
