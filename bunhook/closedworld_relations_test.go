@@ -140,11 +140,7 @@ func TestClosedWorldRelations(t *testing.T) {
 		a := tenantCtx(t, "A")
 		for _, at := range relAttacks(td.kind) {
 			t.Run(at.name, func(t *testing.T) {
-				for _, s := range at.setup {
-					if _, err := td.raw.ExecContext(context.Background(), s); err != nil {
-						t.Fatalf("setup %q: %v", s, err)
-					}
-				}
+				td.rawExec(t, at.setup...)
 				err := td.blockedOnce(t, scope.ErrUnscopedQuery, "", func() error {
 					if at.write {
 						_, err := td.db.ExecContext(a, at.sql)
@@ -205,11 +201,7 @@ func TestClosedWorldRelations(t *testing.T) {
 func TestClosedWorldRegistration(t *testing.T) {
 	td := openTestDB(t, "sqlite")
 	ctx := context.Background()
-	for _, s := range []string{`CREATE TABLE plans (id INTEGER PRIMARY KEY, name TEXT)`, `INSERT INTO plans VALUES (1, 'pro')`} {
-		if _, err := td.raw.ExecContext(ctx, s); err != nil {
-			t.Fatal(err)
-		}
-	}
+	td.rawExec(t, `CREATE TABLE plans (id INTEGER PRIMARY KEY, name TEXT)`, `INSERT INTO plans VALUES (1, 'pro')`)
 	a := tenantCtx(t, "A")
 	var name string
 	if err := td.db.NewRaw(`SELECT name FROM plans`).Scan(a, &name); !errors.Is(err, scope.ErrUnscopedQuery) {
@@ -230,6 +222,16 @@ func TestClosedWorldRegistration(t *testing.T) {
 	}
 	if err := td.db.NewSelect().Model((*Plan)(nil)).Column("name").Scan(a, &name); err != nil || name != "pro" {
 		t.Fatalf("shared plans under a scope: %q, %v", name, err)
+	}
+
+	// A function is callable under a scope once the application names it.
+	var version string
+	if err := td.db.NewRaw("SELECT sqlite_version()").Scan(a, &version); !errors.Is(err, scope.ErrUnscopedQuery) {
+		t.Fatalf("unregistered function under a scope: %v", err)
+	}
+	withFn := reopen(t, td, bunhook.WithFunctions("sqlite_version"))
+	if err := withFn.NewRaw("SELECT sqlite_version()").Scan(a, &version); err != nil || version == "" {
+		t.Fatalf("registered function under a scope: %q, %v", version, err)
 	}
 
 	// Conflicts name both declarations.

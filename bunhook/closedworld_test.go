@@ -97,11 +97,7 @@ func TestStatementAllowList(t *testing.T) {
 		a := tenantCtx(t, "A")
 		for _, at := range stmtAttacks(td.kind) {
 			t.Run(at.name, func(t *testing.T) {
-				for _, s := range at.setup {
-					if _, err := td.raw.ExecContext(context.Background(), s); err != nil {
-						t.Fatalf("setup %q: %v", s, err)
-					}
-				}
+				td.rawExec(t, at.setup...)
 				var effectBefore string
 				if at.effect != nil {
 					effectBefore = at.effect(t, td)

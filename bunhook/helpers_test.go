@@ -254,6 +254,17 @@ func (td *testDB) collationOption(opts []bunhook.Option) []bunhook.Option {
 	return append([]bunhook.Option{bunhook.WithTenantCollation(bunhook.CollationExact)}, opts...)
 }
 
+// rawExec runs statements through the raw handle (what a migration left
+// behind), failing the test on the first error.
+func (td *testDB) rawExec(t testing.TB, stmts ...string) {
+	t.Helper()
+	for _, s := range stmts {
+		if _, err := td.raw.ExecContext(context.Background(), s); err != nil {
+			t.Fatalf("raw %q: %v", s, err)
+		}
+	}
+}
+
 // blockedOnce runs an attack of tenant A and checks that it failed with
 // want, changed no row of the tenant tables (read through the raw handle)
 // and was audited as exactly one blocked ENFORCEMENT_VIOLATION of A, of
