@@ -110,6 +110,34 @@ bench: $(BENCHSTAT) ## Benchmarks (BENCH, COUNT, BENCHTIME, PKG) into bench.txt,
 	cd '$(ROOT)' && $(GO) test -run '^$$' -bench '$(BENCH)' -benchmem -benchtime '$(BENCHTIME)' -count $(COUNT) $(PKG) | tee '$(BENCH_OUT)'
 	cd '$(ROOT)' && '$(BENCHSTAT)' '$(BENCH_OUT)'
 
+# bench-compare: BenchmarkCompare (bunhook/compare_bench_test.go) on SQLite,
+# PostgreSQL (pgdriver and pgx) and MariaDB, plain bun against bunhook. The
+# test binary is built once and run COMPARE_COUNT times over the whole set,
+# so the two sides of every workload run side by side in each round
+# (interleaved); benchstat then compares them (-col /impl) and benchratio
+# prints the ratio table with the goals of issue 11. Results go to
+# COMPARE_OUT. Narrow it with COMPARE_BENCH, e.g. 'Compare/db=pg/'.
+COMPARE_BENCH ?= Compare
+COMPARE_COUNT ?= 6
+COMPARE_BENCHTIME ?= 0.3s
+COMPARE_OUT ?= bench-compare.txt
+
+.PHONY: bench-compare
+bench-compare: $(BENCHSTAT) ## Plain bun vs bunhook on every database (COMPARE_BENCH, COMPARE_COUNT, COMPARE_BENCHTIME): benchstat and the ratio table.
+	@cd '$(ROOT)'; \
+	bin=$$(mktemp -d)/bunhook.test; \
+	$(GO) test -c -o "$$bin" ./bunhook/; \
+	: > '$(COMPARE_OUT)'; \
+	for i in $$(seq 1 $(COMPARE_COUNT)); do \
+		echo "=== round $$i of $(COMPARE_COUNT)" >&2; \
+		(cd bunhook && TS_REQUIRE_DBS=1 "$$bin" -test.run '^$$' -test.bench '$(COMPARE_BENCH)' -test.benchmem \
+			-test.benchtime '$(COMPARE_BENCHTIME)' -test.timeout 0) | tee -a '$(COMPARE_OUT)' | grep -E '^(Benchmark|FAIL|---)' >&2; \
+	done; \
+	rm -rf "$$(dirname "$$bin")"; \
+	'$(BENCHSTAT)' -col /impl '$(COMPARE_OUT)'; \
+	echo; \
+	$(GO) run ./internal/cmd/benchratio '$(COMPARE_OUT)'
+
 .PHONY: fuzz
 fuzz: ## Run every Fuzz* target of the library for FUZZTIME each (default 10s).
 	@cd '$(ROOT)'; \

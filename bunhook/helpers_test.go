@@ -113,6 +113,8 @@ type testDB struct {
 	// defaultCollation: a MariaDB database with the server's default
 	// collation (see openTestDBCollation).
 	defaultCollation bool
+	// memory: a SQLite database in memory (shared cache) instead of a file.
+	memory bool
 }
 
 var dbKinds = []string{"sqlite", "pg", "pgx", "mysql"}
@@ -155,6 +157,9 @@ func openDB(t testing.TB, td *testDB, extra ...bunhook.Option) *testDB {
 	case "sqlite":
 		path := filepath.Join(t.TempDir(), "test.db")
 		dsn := "file:" + path + "?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)"
+		if td.memory {
+			dsn = "file:" + randName("mem") + "?mode=memory&cache=shared&_pragma=busy_timeout(10000)"
+		}
 		td.dsn = dsn
 		td.db, err = sqlitedb.Open(dsn, opts...)
 		if err == nil {
