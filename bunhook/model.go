@@ -280,14 +280,13 @@ func ddlHook(ctx context.Context, db *bun.DB, model bun.Model, op string) error 
 // stampRows fills an empty tenant column with tenant and rejects rows that
 // carry another tenant. filled reports whether it filled one.
 func (e *Enforcer) stampRows(ctx context.Context, op string, model bun.Model, mi *modelInfo, tenant string) (filled bool, err error) {
-	for _, row := range modelRows(model, mi) {
-		f, err := e.stampRow(ctx, op, row, mi, tenant)
-		if err != nil {
-			return filled, err
-		}
+	eachRow(model, mi, func(row reflect.Value) bool {
+		var f bool
+		f, err = e.stampRow(ctx, op, row, mi, tenant)
 		filled = filled || f
-	}
-	return filled, nil
+		return err == nil
+	})
+	return filled, err
 }
 
 // filledInserts marks the model INSERTs whose tenant column bunhook filled,
@@ -321,7 +320,7 @@ func (f *filledInserts) take(q *bun.InsertQuery) bool {
 	return ok
 }
 
-// stampRow stamps one struct row of mi's table (see modelRows).
+// stampRow stamps one struct row of mi's table (see eachRow).
 func (e *Enforcer) stampRow(ctx context.Context, op string, row reflect.Value, mi *modelInfo, tenant string) (filled bool, err error) {
 	fv := mi.field.Value(row)
 	for fv.Kind() == reflect.Pointer {

@@ -93,7 +93,7 @@ func (e *Enforcer) checkReferences(ctx context.Context, q *bun.InsertQuery, mi *
 	as, ok := e.insertAssignments(q)
 	return e.checkWrites(ctx, refWrites{
 		op: "INSERT", db: q.DB(), conn: bunx.InsertConn(q), mi: mi, tenant: tenant,
-		as: as, readable: ok, rows: modelRows(q.GetModel(), mi),
+		as: as, readable: ok, model: q.GetModel(),
 		ownKey:      excludedValue,
 		rowsWritten: func(string) bool { return true },
 	})
@@ -120,7 +120,7 @@ func (e *Enforcer) checkUpdateReferences(ctx context.Context, q *bun.UpdateQuery
 	bulk := bunx.BulkData(q)
 	return e.checkWrites(ctx, refWrites{
 		op: "UPDATE", db: q.DB(), conn: bunx.UpdateConn(q), mi: mi, tenant: tenant,
-		as: as, readable: asOK && colsOK, rows: modelRows(q.GetModel(), mi),
+		as: as, readable: asOK && colsOK, model: q.GetModel(),
 		ownKey: func(value, column string) bool { return bulk && bulkValue(value, column) },
 		rowsWritten: func(column string) bool {
 			return (!hasSet || cols != nil) && (cols == nil || namesColumn(cols, column))
@@ -138,7 +138,7 @@ type refWrites struct {
 
 	as       []assignment // its Set and Value assignments
 	readable bool         // false: bun's state could not be read
-	rows     []reflect.Value
+	model    bun.Model // the struct rows it writes (eachRow)
 	// ownKey reports an assignment whose value is the row's own key
 	// (EXCLUDED.col of an upsert, _data.col of Bulk()).
 	ownKey func(value, column string) bool
@@ -164,7 +164,7 @@ func (e *Enforcer) checkWrites(ctx context.Context, w refWrites) error {
 			switch {
 			case !a.assigns(ref.column):
 			case a.from == "Set" && w.ownKey(a.Value, ref.column):
-				kv.fromRows(f, w.rows)
+				kv.fromRows(f, w.model, w.mi)
 			default:
 				overridden = overridden || a.from == "Value"
 				if r := kv.addLiteral(a, w.mi, ref); r != "" {
@@ -173,7 +173,7 @@ func (e *Enforcer) checkWrites(ctx context.Context, w refWrites) error {
 			}
 		}
 		if !overridden && w.rowsWritten(ref.column) {
-			kv.fromRows(f, w.rows)
+			kv.fromRows(f, w.model, w.mi)
 		}
 		if reason != "" {
 			return e.unverifiableReference(ctx, w.op, w.mi, w.tenant, reason)
@@ -252,29 +252,92 @@ func (e *Enforcer) verifyReferences(ctx context.Context, db *bun.DB, conn bun.IC
 	return e.record(ctx, nil, &o)
 }
 
-// keyValues collects distinct keys.
+// keyValues collects distinct keys. Integer and string keys (the common
+// case) are told apart by value without formatting them; anything else by
+// its type and printed value.
 type keyValues struct {
-	seen map[string]struct{}
-	vals []any
+	ints  map[int64]struct{}
+	strs  map[string]struct{}
+	other map[string]struct{}
+	vals  []any
 }
 
 func (kv *keyValues) add(v any) {
-	k := fmt.Sprintf("%T:%v", v, v) // also for []byte keys
-	if kv.seen == nil {
-		kv.seen = map[string]struct{}{}
-	}
-	if _, dup := kv.seen[k]; !dup {
-		kv.seen[k] = struct{}{}
-		kv.vals = append(kv.vals, v)
+	switch x := v.(type) {
+	case int64:
+		kv.addInt(x)
+	case int:
+		kv.addInt(int64(x))
+	case int32:
+		kv.addInt(int64(x))
+	case int16:
+		kv.addInt(int64(x))
+	case int8:
+		kv.addInt(int64(x))
+	case string:
+		kv.addString(x)
+	default:
+		k := fmt.Sprintf("%T:%v", v, v) // also for []byte keys
+		if kv.other == nil {
+			kv.other = map[string]struct{}{}
+		}
+		if _, dup := kv.other[k]; !dup {
+			kv.other[k] = struct{}{}
+			kv.vals = append(kv.vals, v)
+		}
 	}
 }
 
-func (kv *keyValues) fromRows(f *schema.Field, rows []reflect.Value) {
-	for _, row := range rows {
-		if v, ok := referenceValue(f.Value(row)); ok {
-			kv.add(v)
-		}
+func (kv *keyValues) addInt(i int64) {
+	if kv.ints == nil {
+		kv.ints = map[int64]struct{}{}
 	}
+	if _, dup := kv.ints[i]; !dup {
+		kv.ints[i] = struct{}{}
+		kv.vals = append(kv.vals, i)
+	}
+}
+
+func (kv *keyValues) addString(s string) {
+	if kv.strs == nil {
+		kv.strs = map[string]struct{}{}
+	}
+	if _, dup := kv.strs[s]; !dup {
+		kv.strs[s] = struct{}{}
+		kv.vals = append(kv.vals, s)
+	}
+}
+
+var valuerType = reflect.TypeFor[driver.Valuer]()
+
+// fromRows adds the keys the rows of model hold in field f. A field of a
+// plain integer or string type is read without boxing each row's value.
+func (kv *keyValues) fromRows(f *schema.Field, model bun.Model, mi *modelInfo) {
+	typ := f.StructField.Type
+	direct := !typ.Implements(valuerType)
+	switch typ.Kind() {
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64, reflect.String:
+	default:
+		direct = false
+	}
+	eachRow(model, mi, func(row reflect.Value) bool {
+		fv := f.Value(row)
+		switch {
+		case !direct:
+			if v, ok := referenceValue(fv); ok {
+				kv.add(v)
+			}
+		case fv.Kind() == reflect.String:
+			if s := fv.String(); s != "" {
+				kv.addString(s)
+			}
+		default:
+			if i := fv.Int(); i != 0 {
+				kv.addInt(i)
+			}
+		}
+		return true
+	})
 }
 
 func namesColumn(cols []schema.QueryWithArgs, column string) bool {
@@ -310,35 +373,37 @@ func referenceValue(fv reflect.Value) (any, bool) {
 	return fv.Interface(), true
 }
 
-// modelRows returns the struct rows of model that are rows of mi's table.
-func modelRows(model bun.Model, mi *modelInfo) []reflect.Value {
+// eachRow calls fn with every struct row of model that is a row of mi's
+// table, until fn returns false.
+func eachRow(model bun.Model, mi *modelInfo, fn func(row reflect.Value) bool) {
 	if model == nil {
-		return nil
+		return
 	}
 	v := reflect.ValueOf(model.Value())
 	if !v.IsValid() || (v.Kind() == reflect.Pointer && v.IsNil()) {
-		return nil
+		return
 	}
 	v = reflect.Indirect(v)
-	var rows []reflect.Value
-	add := func(row reflect.Value) {
+	visit := func(row reflect.Value) bool {
 		for row.Kind() == reflect.Pointer {
 			if row.IsNil() {
-				return
+				return true
 			}
 			row = row.Elem()
 		}
 		if row.Kind() == reflect.Struct && row.Type() == mi.table.Type {
-			rows = append(rows, row)
+			return fn(row)
 		}
+		return true
 	}
 	switch v.Kind() {
 	case reflect.Struct:
-		add(v)
+		visit(v)
 	case reflect.Slice, reflect.Array:
 		for i := 0; i < v.Len(); i++ {
-			add(v.Index(i))
+			if !visit(v.Index(i)) {
+				return
+			}
 		}
 	}
-	return rows
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 )
 
 type checker struct {
@@ -70,15 +71,44 @@ func (g *Guard) Check(sql, tenant string) Verdict {
 	c := checkerPool.Get().(*checker)
 	c.g, c.sql, c.tenant = g, sql, tenant
 	c.closed = g.closed && tenant != ""
+	if len(sql) > keepToks {
+		c.bigBuffer()
+	}
 	v := c.run()
 	c.reset()
 	checkerPool.Put(c)
 	return v
 }
 
+// keepToks is the largest token buffer a pooled checker keeps; larger ones
+// (statements of thousands of rows) go to bigToks.
+const keepToks = 4096
+
+// bigToks keeps one token buffer of a long statement (a bulk INSERT of
+// thousands of rows) for the next one, so that such statements do not
+// allocate megabytes of tokens each time. It is not a sync.Pool: a bulk
+// INSERT allocates enough for a garbage collection between two of them,
+// which would empty the pool. At most maxBigToks tokens (16 bytes each) are
+// kept; two long statements at once allocate for the second.
+var bigToks atomic.Pointer[[]token]
+
+const maxBigToks = 1 << 18
+
+// bigBuffer gives c the kept large token buffer, if there is one, for a text
+// long enough to outgrow its own.
+func (c *checker) bigBuffer() {
+	if p := bigToks.Swap(nil); p != nil && cap(*p) > cap(c.toks) {
+		c.toks = (*p)[:0]
+	}
+}
+
 func (c *checker) reset() {
-	const keep = 4096
+	const keep = keepToks
 	if cap(c.toks) > keep {
+		if cap(c.toks) <= maxBigToks {
+			big := c.toks[:0]
+			bigToks.Store(&big)
+		}
 		c.toks = make([]token, 0, 128)
 	}
 	if cap(c.refs) > keep {
