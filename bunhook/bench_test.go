@@ -64,7 +64,7 @@ func plainDB(b *testing.B, name string) *bun.DB {
 	return db
 }
 
-func noopTracing(b *testing.B) *sdktrace.TracerProvider {
+func noopTracing(b testing.TB) *sdktrace.TracerProvider {
 	tp := sdktrace.NewTracerProvider(sdktrace.WithSyncer(tracetest.NewNoopExporter()))
 	b.Cleanup(func() { _ = tp.Shutdown(context.Background()) })
 	return tp

@@ -4,8 +4,10 @@ import (
 	"context"
 	"fmt"
 	"runtime"
+	"sync/atomic"
 	"testing"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/uptrace/bun"
 	"github.com/uptrace/bun/dialect/pgdialect"
@@ -32,8 +34,8 @@ func BenchmarkCompare(b *testing.B) {
 			e := newCmpEnv(b, kind)
 			for _, w := range cmpWorkloads() {
 				b.Run("op="+w.name, func(b *testing.B) {
-					b.Run("impl=plain", func(b *testing.B) { w.run(b, e, false) })
-					b.Run("impl=bunhook", func(b *testing.B) { w.run(b, e, true) })
+					b.Run("impl=plain", func(b *testing.B) { w.bench(b, e, false) })
+					b.Run("impl=bunhook", func(b *testing.B) { w.bench(b, e, true) })
 				})
 			}
 		})
@@ -59,13 +61,17 @@ type cmpEnv struct {
 	ctx                    context.Context
 }
 
-func newCmpEnv(b *testing.B, kind string) *cmpEnv {
+func newCmpEnv(b testing.TB, kind string) *cmpEnv {
 	b.Helper()
 	td := openDB(b, &testDB{kind: kind, memory: kind == "sqlite"})
 	e := &cmpEnv{lib: td.db, plain: td.raw, ctx: tenantCtx(b, "A")}
 	if kind == "pgx" {
 		// plain bun over pgx's database/sql driver, like the enforced handle
-		e.plain = bun.NewDB(stdlib.OpenDB(*mustPgxConfig(b, td.dsn)), pgdialect.New())
+		cfg, err := pgx.ParseConfig(td.dsn)
+		if err != nil {
+			b.Fatal(err)
+		}
+		e.plain = bun.NewDB(stdlib.OpenDB(*cfg), pgdialect.New())
 		b.Cleanup(func() { _ = e.plain.Close() })
 	}
 	tp := noopTracing(b)
@@ -81,7 +87,7 @@ func newCmpEnv(b *testing.B, kind string) *cmpEnv {
 }
 
 // seed inserts the customers and invoices through the plain handle.
-func (e *cmpEnv) seed(b *testing.B) {
+func (e *cmpEnv) seed(b testing.TB) {
 	b.Helper()
 	ctx := context.Background()
 	custs := []PlainCustomer{{TenantID: "A", Name: "a"}, {TenantID: "B", Name: "b"}}
@@ -162,132 +168,119 @@ func sel(db *bun.DB, lib bool, model any) *bun.SelectQuery {
 	return q
 }
 
+// cmpWorkload is one row of the comparison: run executes one statement
+// (the i-th of a sequence) on one side.
 type cmpWorkload struct {
-	name string
-	run  func(b *testing.B, e *cmpEnv, lib bool)
+	name     string
+	run      func(e *cmpEnv, lib bool, i int) error
+	parallel bool // run from cmpConns goroutines at once (q/s = 1e9 / ns/op)
+}
+
+func (w cmpWorkload) bench(b *testing.B, e *cmpEnv, lib bool) {
+	b.ReportAllocs()
+	if w.parallel {
+		b.SetParallelism(max(1, cmpConns/runtime.GOMAXPROCS(0)))
+		var next atomic.Int64
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				if err := w.run(e, lib, int(next.Add(1))); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		})
+		return
+	}
+	i := 0
+	for b.Loop() {
+		i++
+		if err := w.run(e, lib, i); err != nil {
+			b.Fatal(err)
+		}
+	}
 }
 
 func cmpWorkloads() []cmpWorkload {
 	ws := []cmpWorkload{
-		{"point", benchPoint},
-		{"point-traced", benchPointTraced},
-		{"parallel16", benchParallel},
-		{"insert", func(b *testing.B, e *cmpEnv, lib bool) { benchInsert(b, e, lib, 0) }},
-		{"insert-ref", func(b *testing.B, e *cmpEnv, lib bool) { benchInsert(b, e, lib, e.cust) }},
-		{"update", benchUpdate},
-		{"bulk10000", benchBulk},
+		{name: "point", run: func(e *cmpEnv, lib bool, i int) error {
+			db, ctx := e.db(lib)
+			return pointSelect(db, ctx, lib, e.ids[i%len(e.ids)])
+		}},
+		{name: "point-traced", run: func(e *cmpEnv, lib bool, i int) error {
+			// bunhook with its spans against plain bun with bunotel alone
+			if lib {
+				return pointSelect(e.libTraced, e.ctx, true, e.ids[i%len(e.ids)])
+			}
+			return pointSelect(e.plainTraced, context.Background(), false, e.ids[i%len(e.ids)])
+		}},
+		{name: "parallel16", parallel: true, run: func(e *cmpEnv, lib bool, i int) error {
+			db, ctx := e.db(lib)
+			return pointSelect(db, ctx, lib, e.ids[(i*7)%len(e.ids)])
+		}},
+		{name: "insert", run: func(e *cmpEnv, lib bool, _ int) error { return insertOne(e, lib, 0) }},
+		{name: "insert-ref", run: func(e *cmpEnv, lib bool, _ int) error { return insertOne(e, lib, e.cust) }},
+		{name: "update", run: updateOne},
+		{name: "bulk10000", run: bulkInsert(10000)},
 	}
 	for _, k := range []int{0, 1, 2, 4, 8} {
-		ws = append(ws, cmpWorkload{fmt.Sprintf("joins=%d", k), func(b *testing.B, e *cmpEnv, lib bool) { benchJoins(b, e, lib, k) }})
+		ws = append(ws, cmpWorkload{name: fmt.Sprintf("joins=%d", k), run: joinSelect(k)})
 	}
 	for _, n := range []int{1, 10, 100, 1000} {
-		ws = append(ws, cmpWorkload{fmt.Sprintf("in=%d", n), func(b *testing.B, e *cmpEnv, lib bool) { benchIn(b, e, lib, n) }})
+		ws = append(ws, cmpWorkload{name: fmt.Sprintf("in=%d", n), run: func(e *cmpEnv, lib bool, i int) error {
+			db, ctx := e.db(lib)
+			start := (i * n) % (len(e.ids) - n)
+			return sel(db, lib, many(lib, n)).Where("?TableAlias.id IN (?)", bun.In(e.ids[start:start+n])).Scan(ctx)
+		}})
 	}
 	for _, n := range []int{1, 100, 10000} {
-		ws = append(ws, cmpWorkload{fmt.Sprintf("rows=%d", n), func(b *testing.B, e *cmpEnv, lib bool) { benchFirstRows(b, e, lib, n) }})
+		ws = append(ws, cmpWorkload{name: fmt.Sprintf("rows=%d", n), run: func(e *cmpEnv, lib bool, _ int) error {
+			db, ctx := e.db(lib)
+			return sel(db, lib, many(lib, n)).OrderExpr("?TableAlias.id").Limit(int64(n)).Scan(ctx)
+		}})
 	}
 	return ws
 }
 
-func must(b *testing.B, err error) {
-	if err != nil {
-		b.Fatal(err)
-	}
+// pointSelect: a SELECT by primary key.
+func pointSelect(db *bun.DB, ctx context.Context, lib bool, id int64) error {
+	return sel(db, lib, one(lib)).Where("?TableAlias.id = ?", id).Scan(ctx)
 }
 
-// benchPoint: a SELECT by primary key, cycling through tenant A's rows.
-func benchPoint(b *testing.B, e *cmpEnv, lib bool) {
+// insertOne: a single-row model INSERT (bunhook fills the tenant), with or
+// without a reference to a customer (which bunhook checks).
+func insertOne(e *cmpEnv, lib bool, cust int64) error {
 	db, ctx := e.db(lib)
-	pointLoop(b, db, ctx, e.ids, lib)
-}
-
-func pointLoop(b *testing.B, db *bun.DB, ctx context.Context, ids []int64, lib bool) {
-	b.ReportAllocs()
-	i := 0
-	for b.Loop() {
-		i++
-		must(b, sel(db, lib, one(lib)).Where("?TableAlias.id = ?", ids[i%len(ids)]).Scan(ctx))
-	}
-}
-
-// benchPointTraced: bunhook with its spans against plain bun with bunotel.
-func benchPointTraced(b *testing.B, e *cmpEnv, lib bool) {
+	var m any
 	if lib {
-		pointLoop(b, e.libTraced, e.ctx, e.ids, true)
-		return
+		m = &Invoice{Number: "n", CustomerID: cust}
+	} else {
+		m = &PlainInvoice{TenantID: "A", Number: "n", CustomerID: cust}
 	}
-	pointLoop(b, e.plainTraced, context.Background(), e.ids, false)
+	_, err := db.NewInsert().Model(m).Exec(ctx)
+	return err
 }
 
-// benchParallel: point selects from cmpConns goroutines sharing the pool
-// (q/s = 1e9 / ns/op).
-func benchParallel(b *testing.B, e *cmpEnv, lib bool) {
+// updateOne: a single-row UPDATE of one column by primary key.
+func updateOne(e *cmpEnv, lib bool, i int) error {
 	db, ctx := e.db(lib)
-	b.ReportAllocs()
-	b.SetParallelism(max(1, cmpConns/runtime.GOMAXPROCS(0)))
-	b.RunParallel(func(pb *testing.PB) {
-		i := 0
-		for pb.Next() {
-			i += 7
-			if err := sel(db, lib, one(lib)).Where("?TableAlias.id = ?", e.ids[i%len(e.ids)]).Scan(ctx); err != nil {
-				b.Error(err)
-				return
-			}
-		}
-	})
-}
-
-// benchInsert: a single-row model INSERT (bunhook fills the tenant), with
-// or without a reference to a customer (which bunhook checks).
-func benchInsert(b *testing.B, e *cmpEnv, lib bool, cust int64) {
-	db, ctx := e.db(lib)
-	b.ReportAllocs()
-	for b.Loop() {
-		var m any
-		if lib {
-			m = &Invoice{Number: "n", CustomerID: cust}
-		} else {
-			m = &PlainInvoice{TenantID: "A", Number: "n", CustomerID: cust}
-		}
-		_, err := db.NewInsert().Model(m).Exec(ctx)
-		must(b, err)
+	id := e.ids[i%len(e.ids)]
+	var q *bun.UpdateQuery
+	if lib {
+		q = db.NewUpdate().Model(&Invoice{ID: id, Number: "u"})
+	} else {
+		q = db.NewUpdate().Model(&PlainInvoice{ID: id, Number: "u"}).Where("?TableAlias.tenant_id = ?", "A")
 	}
+	_, err := q.Column("number").WherePK().Exec(ctx)
+	return err
 }
 
-// benchUpdate: a single-row UPDATE of one column by primary key.
-func benchUpdate(b *testing.B, e *cmpEnv, lib bool) {
-	db, ctx := e.db(lib)
-	b.ReportAllocs()
-	i := 0
-	for b.Loop() {
-		i++
-		id := e.ids[i%len(e.ids)]
-		var q *bun.UpdateQuery
-		if lib {
-			q = db.NewUpdate().Model(&Invoice{ID: id, Number: "u"})
-		} else {
-			q = db.NewUpdate().Model(&PlainInvoice{ID: id, Number: "u"}).Where("?TableAlias.tenant_id = ?", "A")
-		}
-		res, err := q.Column("number").WherePK().Exec(ctx)
-		must(b, err)
-		if n, _ := res.RowsAffected(); n != 1 && !isMySQL(db) {
-			b.Fatalf("updated %d rows, want 1", n)
-		}
-	}
-}
-
-// isMySQL: MariaDB reports rows changed, not rows matched, so a repeated
-// update of the same value affects 0 rows.
-func isMySQL(db *bun.DB) bool { return db.Dialect().Name().String() == "mysql" }
-
-// benchBulk: one INSERT of 10 000 rows, all referencing one customer.
-func benchBulk(b *testing.B, e *cmpEnv, lib bool) {
-	const n = 10000
-	db, ctx := e.db(lib)
+// bulkInsert: one INSERT of n rows, all referencing one customer. The row
+// slices are reused (not safe for parallel runs).
+func bulkInsert(n int) func(e *cmpEnv, lib bool, _ int) error {
 	libRows := make([]Invoice, n)
 	plainRows := make([]PlainInvoice, n)
-	b.ReportAllocs()
-	for b.Loop() {
+	return func(e *cmpEnv, lib bool, _ int) error {
+		db, ctx := e.db(lib)
 		var m any
 		if lib {
 			for i := range libRows {
@@ -301,47 +294,23 @@ func benchBulk(b *testing.B, e *cmpEnv, lib bool) {
 			m = &plainRows
 		}
 		_, err := db.NewInsert().Model(m).Exec(ctx)
-		must(b, err)
+		return err
 	}
 }
 
-// benchJoins: a point select joined to k customers aliases, each joined on
+// joinSelect: a point select joined to k customers aliases, each joined on
 // the same tenant (written once for both sides).
-func benchJoins(b *testing.B, e *cmpEnv, lib bool, k int) {
-	db, ctx := e.db(lib)
+func joinSelect(k int) func(e *cmpEnv, lib bool, i int) error {
 	joins := make([]string, k)
 	for j := range joins {
 		joins[j] = fmt.Sprintf("JOIN customers AS c%d ON c%d.id = invoice.customer_id AND c%d.tenant_id = invoice.tenant_id", j, j, j)
 	}
-	b.ReportAllocs()
-	i := 0
-	for b.Loop() {
-		i++
+	return func(e *cmpEnv, lib bool, i int) error {
+		db, ctx := e.db(lib)
 		q := sel(db, lib, one(lib)).Where("?TableAlias.id = ?", e.ids[i%len(e.ids)])
 		for _, j := range joins {
 			q = q.Join(j)
 		}
-		must(b, q.Scan(ctx))
-	}
-}
-
-// benchIn: a SELECT of n rows by an IN list of primary keys.
-func benchIn(b *testing.B, e *cmpEnv, lib bool, n int) {
-	db, ctx := e.db(lib)
-	b.ReportAllocs()
-	i := 0
-	for b.Loop() {
-		i += n
-		start := i % (len(e.ids) - n)
-		must(b, sel(db, lib, many(lib, n)).Where("?TableAlias.id IN (?)", bun.In(e.ids[start:start+n])).Scan(ctx))
-	}
-}
-
-// benchFirstRows: a SELECT of the first n rows of the tenant.
-func benchFirstRows(b *testing.B, e *cmpEnv, lib bool, n int) {
-	db, ctx := e.db(lib)
-	b.ReportAllocs()
-	for b.Loop() {
-		must(b, sel(db, lib, many(lib, n)).OrderExpr("?TableAlias.id").Limit(int64(n)).Scan(ctx))
+		return q.Scan(ctx)
 	}
 }

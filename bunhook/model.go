@@ -111,7 +111,7 @@ func (*TenantOwned) BeforeInsert(ctx context.Context, q *bun.InsertQuery) error 
 			return e.record(ctx, nil, &o)
 		}
 	case strings.Contains(on, "DO UPDATE"):
-		q.Where("?TableAlias.? = ?", mi.ident, tenant)
+		q.Where("?TableAlias.? = ?", mi.tenantArgs(tenant)...)
 	}
 	if err := e.checkReferences(ctx, q, mi, tenant); err != nil {
 		return err
@@ -148,7 +148,7 @@ func (*TenantOwned) BeforeUpdate(ctx context.Context, q *bun.UpdateQuery) error 
 	if err := e.checkUpdateReferences(ctx, q, mi, tenant, as, ok); err != nil {
 		return err
 	}
-	q.Where("? = ?", q.FQN(mi.column), tenant)
+	q.Where("? = ?", mi.fqnTenantArgs(q.FQN(mi.column), tenant)...)
 	return nil
 }
 
@@ -215,7 +215,7 @@ func (*TenantOwned) BeforeDelete(ctx context.Context, q *bun.DeleteQuery) error 
 	// the predicate then misses the UPDATE's alias and the guard blocks the
 	// statement (fail closed).
 	if bunx.SoftDelete(q, mi.table) || q.DB().HasFeature(feature.DeleteTableAlias) || q.DB().Dialect().Name() != dialect.MySQL {
-		q.Where("?TableAlias.? = ?", mi.ident, tenant)
+		q.Where("?TableAlias.? = ?", mi.tenantArgs(tenant)...)
 	} else {
 		q.Where("?TableName.? = ?", mi.ident, tenant)
 	}

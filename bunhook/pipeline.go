@@ -258,7 +258,7 @@ func (e *Enforcer) rescope(iq bun.Query, tenant string) (string, bool) {
 // addSelectPredicate restricts a model SELECT, and its inline joins, to
 // tenant.
 func (e *Enforcer) addSelectPredicate(q *bun.SelectQuery, mi *modelInfo, tenant string) {
-	q.Where("?TableAlias.? = ?", mi.ident, tenant)
+	q.Where("?TableAlias.? = ?", mi.tenantArgs(tenant)...)
 	if mi.inline {
 		bunx.ScopeJoins(q, tenant, e.tenantColumn)
 	}

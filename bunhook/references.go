@@ -91,11 +91,9 @@ func (e *Enforcer) checkReferences(ctx context.Context, q *bun.InsertQuery, mi *
 		return nil
 	}
 	as, ok := e.insertAssignments(q)
-	return e.checkWrites(ctx, refWrites{
+	return e.checkWrites(ctx, &refWrites{
 		op: "INSERT", db: q.DB(), conn: bunx.InsertConn(q), mi: mi, tenant: tenant,
 		as: as, readable: ok, model: q.GetModel(),
-		ownKey:      excludedValue,
-		rowsWritten: func(string) bool { return true },
 	})
 }
 
@@ -118,13 +116,10 @@ func (e *Enforcer) checkUpdateReferences(ctx context.Context, q *bun.UpdateQuery
 		hasSet = hasSet || a.from == "Set"
 	}
 	bulk := bunx.BulkData(q)
-	return e.checkWrites(ctx, refWrites{
+	return e.checkWrites(ctx, &refWrites{
 		op: "UPDATE", db: q.DB(), conn: bunx.UpdateConn(q), mi: mi, tenant: tenant,
 		as: as, readable: asOK && colsOK, model: q.GetModel(),
-		ownKey: func(value, column string) bool { return bulk && bulkValue(value, column) },
-		rowsWritten: func(column string) bool {
-			return (!hasSet || cols != nil) && (cols == nil || namesColumn(cols, column))
-		},
+		bulk: bulk, hasSet: hasSet, cols: cols,
 	})
 }
 
@@ -138,17 +133,37 @@ type refWrites struct {
 
 	as       []assignment // its Set and Value assignments
 	readable bool         // false: bun's state could not be read
-	model    bun.Model // the struct rows it writes (eachRow)
-	// ownKey reports an assignment whose value is the row's own key
-	// (EXCLUDED.col of an upsert, _data.col of Bulk()).
-	ownKey func(value, column string) bool
-	// rowsWritten reports whether the write takes column from its struct
-	// rows (unless a Value overrides it).
-	rowsWritten func(column string) bool
+	model    bun.Model    // the struct rows it writes (eachRow)
+
+	// Of an UPDATE: whether it is bun's Bulk() (its _data CTE holds the
+	// model's rows), has a Set, and the columns it is restricted to (nil:
+	// all).
+	bulk, hasSet bool
+	cols         []schema.QueryWithArgs
+}
+
+// ownKey reports an assignment whose value is the row's own key: EXCLUDED.col
+// of an upsert, _data.col of Bulk().
+func (w *refWrites) ownKey(value, column string) bool {
+	if w.op == "INSERT" {
+		return excludedValue(value, column)
+	}
+	return w.bulk && bulkValue(value, column)
+}
+
+// rowsWritten reports whether the write takes column from its struct rows
+// (unless a Value overrides it): an INSERT always; an UPDATE for the
+// columns it updates (all data columns unless restricted with Column, none
+// when Set is used without Column).
+func (w *refWrites) rowsWritten(column string) bool {
+	if w.op == "INSERT" {
+		return true
+	}
+	return (!w.hasSet || w.cols != nil) && (w.cols == nil || namesColumn(w.cols, column))
 }
 
 // checkWrites verifies every reference column that w writes.
-func (e *Enforcer) checkWrites(ctx context.Context, w refWrites) error {
+func (e *Enforcer) checkWrites(ctx context.Context, w *refWrites) error {
 	for _, ref := range e.refs.of(w.mi.table.Name) {
 		f, ok := w.mi.table.FieldMap[ref.column]
 		if !ok {

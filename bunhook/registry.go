@@ -212,6 +212,40 @@ type modelInfo struct {
 	// inline reports whether the model has has-one, belongs-to or m2m
 	// relations, whose joins may need tenant conditions.
 	inline bool
+	// byAlias and byFQN keep the arguments of the last tenant predicate
+	// (tenantArgs, fqnTenantArgs).
+	byAlias, byFQN atomic.Pointer[predArgs]
+}
+
+// predArgs are the query arguments of a tenant predicate: the column (or
+// its qualified name) and the tenant, boxed once.
+type predArgs struct {
+	left, tenant string
+	args         []any
+}
+
+// tenantArgs returns the arguments {column, tenant} of the predicate
+// "?TableAlias.? = ?" on mi's tenant column. The slice is kept for the last
+// tenant and shared by the statements of that tenant (bun only reads query
+// arguments), so that they pay no allocation for the predicate's arguments.
+func (mi *modelInfo) tenantArgs(tenant string) []any {
+	if p := mi.byAlias.Load(); p != nil && p.tenant == tenant {
+		return p.args
+	}
+	p := &predArgs{tenant: tenant, args: []any{mi.ident, tenant}}
+	mi.byAlias.Store(p)
+	return p.args
+}
+
+// fqnTenantArgs is tenantArgs for the predicate "? = ?" with the column's
+// name as the query qualifies it (bun's FQN of an UPDATE).
+func (mi *modelInfo) fqnTenantArgs(fqn bun.Ident, tenant string) []any {
+	if p := mi.byFQN.Load(); p != nil && p.tenant == tenant && p.left == string(fqn) {
+		return p.args
+	}
+	p := &predArgs{left: string(fqn), tenant: tenant, args: []any{fqn, tenant}}
+	mi.byFQN.Store(p)
+	return p.args
 }
 
 var tenantOwnedType = reflect.TypeFor[TenantOwned]()

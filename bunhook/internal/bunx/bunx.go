@@ -209,7 +209,9 @@ func queryArgsList(v reflect.Value, idx []int) ([]schema.QueryWithArgs, bool) {
 	if f.Type() != reflect.TypeFor[[]schema.QueryWithArgs]() || !f.CanAddr() {
 		return nil, false
 	}
-	return writable(f).Interface().([]schema.QueryWithArgs), true
+	// The type is checked above; reading through the field's address does
+	// not box the slice (Interface would allocate on every statement).
+	return *(*[]schema.QueryWithArgs)(unsafe.Pointer(f.UnsafeAddr())), true
 }
 
 // InsertConn returns the connection q was bound to with Conn (a bun.Tx,

@@ -1,0 +1,5 @@
+//go:build !race
+
+package bunhook_test
+
+const raceEnabled = false
