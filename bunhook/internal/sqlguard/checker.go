@@ -36,6 +36,9 @@ type checker struct {
 	suspiciousPos int
 	danger        bool
 	opRun         bool // an operator token that operators must check
+	// parensFrom, parensTo: toks[parensFrom:parensTo] is the run of '('
+	// that groupIsQuery scanned last (0, 0: none yet).
+	parensFrom, parensTo int
 
 	failed  bool
 	failMsg string

@@ -183,8 +183,16 @@ func (c *checker) expectEnd(j, end int) {
 // holds a query (possibly behind further parentheses).
 func (c *checker) groupIsQuery(open int) bool {
 	j := open + 1
-	for j < len(c.toks) && c.toks[j].kind == tkLParen {
-		j++
+	if c.parensFrom <= j && j <= c.parensTo {
+		// In the run of '(' scanned last: the groups of ((( ... ))) are
+		// checked one inside the other, and all end their run at the same
+		// token, so the run is scanned once, not once per group.
+		j = c.parensTo
+	} else {
+		for j < len(c.toks) && c.toks[j].kind == tkLParen {
+			j++
+		}
+		c.parensFrom, c.parensTo = open+1, j
 	}
 	if j >= len(c.toks) || c.toks[j].kind != tkIdent {
 		return false
