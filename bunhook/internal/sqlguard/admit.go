@@ -40,6 +40,7 @@ func (c *checker) admit() Verdict {
 		c.finding(NotAllowed, "", int(c.toks[end].pos), "several statements in one text")
 	case c.danger:
 		for k := range c.toks {
+			c.steps++
 			if t := &c.toks[k]; t.flags&tfDanger != 0 {
 				c.finding(NotAllowed, "", int(t.pos), "calls "+strings.ToLower(c.text(k))+
 					"(), which reads or changes what the SQL text does not show")
@@ -102,6 +103,7 @@ func (c *checker) admissible(end int) bool {
 	case kwBEGIN:
 		// MariaDB's BEGIN NOT ATOMIC ... END is a compound statement.
 		for k := 1; k < end; k++ {
+			c.steps++
 			if strings.EqualFold(c.text(k), "ATOMIC") {
 				return false
 			}
@@ -119,6 +121,7 @@ func (c *checker) admissible(end int) bool {
 // server file or user variables).
 func (c *checker) noInto(end int) bool {
 	for k := 0; k < end; k++ {
+		c.steps++
 		if c.toks[k].kind == tkIdent && c.toks[k].kw == kwINTO {
 			return false
 		}
@@ -130,6 +133,7 @@ func (c *checker) noInto(end int) bool {
 // a schema qualifier), quoted or not.
 func (c *checker) noCatalog(end int) bool {
 	for k := 0; k < end; k++ {
+		c.steps++
 		t := &c.toks[k]
 		if t.kind != tkIdent && t.kind != tkQIdent {
 			continue

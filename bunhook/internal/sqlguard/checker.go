@@ -44,6 +44,14 @@ type checker struct {
 	failMsg string
 	failPos int
 
+	// steps counts the work done on the statement: a step per token the
+	// lexer produced (and per token for another pass over the whole text),
+	// and one per iteration of every loop over tokens or the parser's lists
+	// (refs, cands, eqs, pending, ctes, cteScope). Loops over the bytes of
+	// one token, like the lexer's, and over the guard's own tables are not
+	// counted.
+	steps int
+
 	kind   Kind
 	op     string
 	opaque bool
@@ -135,12 +143,14 @@ func (c *checker) statementEnd() (end int, multi bool) {
 	n := len(c.toks)
 	end = n
 	for k := 0; k < n; k++ {
+		c.steps++
 		if c.toks[k].kind == tkSemi {
 			end = k
 			break
 		}
 	}
 	for k := end + 1; k < n; k++ {
+		c.steps++
 		if c.toks[k].kind != tkSemi {
 			return end, true
 		}
@@ -156,6 +166,7 @@ func (c *checker) refused(end int, multi bool) bool {
 	case c.danger:
 		c.collectMentions()
 		for k := range c.toks {
+			c.steps++
 			if c.toks[k].flags&tfDanger != 0 {
 				t := &c.toks[k]
 				c.finding(Unverifiable, "", int(t.pos), "calls "+strings.ToLower(c.text(k))+
@@ -230,6 +241,7 @@ func (c *checker) copiesDatabase(end int) bool {
 		return false
 	}
 	for k := 1; k < end; k++ {
+		c.steps++
 		if c.isKw(k, kwINTO) {
 			return true
 		}
@@ -252,6 +264,7 @@ func (c *checker) verdict() Verdict {
 // (strings and comments included) to the verdict and reports whether there
 // was one.
 func (c *checker) collectMentions() bool {
+	c.steps += len(c.toks) // one more pass over the text, counted like the lexer's
 	return c.g.mentionsFrom(c.sql, &c.tables, false)
 }
 

@@ -117,6 +117,7 @@ func (c *checker) canEnd(k int) bool {
 func (c *checker) exprRegion(i, end int, stops uint32) int {
 	start := i
 	for i < end && !c.failed {
+		c.steps++
 		t := &c.toks[i]
 		switch t.kind {
 		case tkLParen:
@@ -219,6 +220,7 @@ func (c *checker) listNext(i, end int) (int, bool) {
 func (c *checker) identList(open int) int {
 	m := int(c.toks[open].match)
 	for k := open + 1; k < m; k++ {
+		c.steps++
 		switch c.toks[k].kind {
 		case tkIdent, tkQIdent, tkComma, tkDot:
 		default:

@@ -70,6 +70,7 @@ func (c *checker) kindOfFirst() (Kind, string) {
 func (c *checker) kindAfterWith() (Kind, string) {
 	cteKw := kwNone
 	for k := 1; k < len(c.toks); k++ {
+		c.steps++
 		tk := &c.toks[k]
 		if tk.kind == tkLParen {
 			if tk.match > 0 {
@@ -190,6 +191,7 @@ func (c *checker) groupIsQuery(open int) bool {
 		j = c.parensTo
 	} else {
 		for j < len(c.toks) && c.toks[j].kind == tkLParen {
+			c.steps++
 			j++
 		}
 		c.parensFrom, c.parensTo = open+1, j
@@ -230,6 +232,7 @@ func (c *checker) queryExpr(i, end int) int {
 	}
 	i = c.queryTerm(i, end)
 	for !c.failed && i < end {
+		c.steps++
 		if c.isKw(i, kwUNION) || c.isKw(i, kwINTERSECT) || c.isKw(i, kwEXCEPT) {
 			i++
 			if c.isKw(i, kwALL) || c.isKw(i, kwDISTINCT) {
@@ -273,6 +276,7 @@ func (c *checker) queryTerm(i, end int) int {
 // valuesRows parses `[ROW](...), [ROW](...)` and returns the index after it.
 func (c *checker) valuesRows(i, end int) int {
 	for !c.failed {
+		c.steps++
 		open, m := c.valuesRow(i, end)
 		if m < 0 {
 			return end
@@ -357,6 +361,7 @@ const tailStops = stOrderBy | stLimit | stLock | stSetOp | stInto
 // LOCK IN SHARE MODE.
 func (c *checker) tail(i, end int) int {
 	for !c.failed && i < end {
+		c.steps++
 		switch {
 		case c.isKw(i, kwORDER) && c.isKw(i+1, kwBY):
 			i = c.exprRegion(i+2, end, tailStops&^stOrderBy)
@@ -365,6 +370,7 @@ func (c *checker) tail(i, end int) int {
 		case c.isKw(i, kwFOR) && c.stopClass(i) == stLock:
 			i++
 			for i < end && (c.isName(i) || c.isKind(i, tkComma) || c.isKind(i, tkDot)) {
+				c.steps++
 				if c.stopClass(i)&(stLock|stSetOp|stLimit|stInto) != 0 {
 					break
 				}
@@ -390,6 +396,7 @@ func (c *checker) withClause(i, end int, top bool) int {
 		i++
 	}
 	for !c.failed {
+		c.steps++
 		if !c.isName(i) || i >= end {
 			c.fail(i, "expected a CTE name")
 			return end
