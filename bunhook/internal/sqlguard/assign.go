@@ -53,7 +53,7 @@ func (c *checker) recordValuesCTE(nameTok, colsS, colsE, b, e int) {
 // assignments parses `target = value {, target = value}`. Targets are
 // c.refs[tb:te]; assignments to a tenant column are queued in c.pending.
 func (c *checker) assignments(i, end, tb, te int, excluded bool, stops uint32) int {
-	for !c.failed {
+	for c.live() {
 		c.steps++
 		if i >= end {
 			c.fail(i, "expected an assignment")
@@ -161,6 +161,9 @@ func (c *checker) assignedRef(colTok, qualTok, tb, te int) int {
 // checkPending verifies queued tenant-column assignments from pbase on.
 func (c *checker) checkPending(pbase int) {
 	for _, p := range c.pending[pbase:] {
+		if !c.live() {
+			break
+		}
 		c.steps++
 		r := &c.refs[p.ref]
 		ok, bad := c.tenantValueOK(int(p.vs), int(p.ve), r, int(p.blk), p.excluded)

@@ -49,8 +49,8 @@ type checker struct {
 	// and one per iteration of every loop over tokens or the parser's lists
 	// (refs, cands, eqs, pending, ctes, cteScope). Loops over the bytes of
 	// one token, like the lexer's, and over the guard's own tables are not
-	// counted.
-	steps int
+	// counted. Past budget the parse fails closed (live).
+	steps, budget int
 
 	kind   Kind
 	op     string
@@ -275,6 +275,51 @@ func (c *checker) finding(code Code, table string, pos int, detail string) {
 	c.count++
 	if c.first == nil {
 		c.first = &Finding{Code: code, Table: table, Detail: detail, Pos: pos}
+	}
+}
+
+// The work budget of a statement: stepsBase steps, and stepsPerToken more
+// per token. The parser's loops are linear in the tokens, or in the table
+// references of one block (at most maxRefs), and ordinary statements take
+// few steps per token: at most 7 over the corpus and the hand-written cases
+// (short statements, where the passes over the whole text weigh most), 3
+// to 5 for the large linear shapes of TestPathological. 32 leaves a margin
+// of more than four. A path that is quadratic in the input (every
+// tenant-column assignment reading a whole VALUES CTE, every unrestricted
+// table reference scanning a long WHERE) outgrows the budget and fails
+// closed instead of running for seconds; as the loops that drive the parse
+// test the budget (live), the work stops close to it. Only tests change
+// these.
+var (
+	stepsBase     = 1024
+	stepsPerToken = 32
+)
+
+// tooMuchWork is the finding of a statement over its work budget.
+const tooMuchWork = "statement needs too much work to verify: split it into smaller statements " +
+	"(fewer tables, conditions, CTEs or rows in each)"
+
+// live reports whether the parse goes on: it has not failed, and it has
+// not spent more steps than its budget (then it fails). The loops that
+// drive the parse test it.
+func (c *checker) live() bool {
+	if c.steps > c.budget {
+		c.exhausted()
+	}
+	return !c.failed
+}
+
+// exhausted fails the parse for exceeding its work budget. It is kept out
+// of line: live, inlined in the loops, only compares.
+//
+//go:noinline
+func (c *checker) exhausted() {
+	if c.failed {
+		return
+	}
+	c.failed, c.failMsg, c.failPos = true, tooMuchWork, 0
+	if len(c.toks) > 0 {
+		c.failPos = int(c.toks[0].pos)
 	}
 }
 

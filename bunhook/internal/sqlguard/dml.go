@@ -178,7 +178,7 @@ func (c *checker) insertTail(i, end int, target *tref) int {
 			i = c.identList(i)
 		}
 	}
-	for !c.failed && c.isKw(i, kwON) && i < end {
+	for c.live() && c.isKw(i, kwON) && i < end {
 		c.steps++
 		switch {
 		case c.isKw(i+1, kwCONFLICT):
@@ -221,7 +221,7 @@ func (c *checker) insertRows(i, end int, target *tref, ncols, tpos int) int {
 			tenant = false
 		}
 	}
-	for !c.failed {
+	for c.live() {
 		c.steps++
 		open, m := c.valuesRow(i, end)
 		if m < 0 {

@@ -75,10 +75,10 @@ func (c *checker) joinStart(i int) (int, int) {
 // stop classes for ON regions.
 func (c *checker) fromList(i, end int, extra uint32) int {
 	onStops := extra | stJoin | stComma | stOn | stUsing | stReturning | stSet
-	for !c.failed {
+	for c.live() {
 		c.steps++
 		i = c.fromItem(i, end)
-		for !c.failed {
+		for c.live() {
 			c.steps++
 			if c.isKind(i, tkComma) && i < end {
 				i++

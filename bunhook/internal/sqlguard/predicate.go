@@ -25,6 +25,9 @@ func (c *checker) verifyBlock(base, ws, we int) {
 	var done uint64 // refs[i] restricted, for i < 64 (others need their own predicate)
 	pending := false
 	for ri := range refs {
+		if !c.live() {
+			return
+		}
 		c.steps++
 		r := &refs[ri]
 		if r.tbl == 0 {
@@ -55,6 +58,9 @@ func (c *checker) verifyBlock(base, ws, we int) {
 		c.steps++
 		changed = false
 		for ri := 0; ri < len(refs) && ri < 64; ri++ {
+			if !c.live() {
+				return
+			}
 			c.steps++
 			if refs[ri].tbl != 0 && done&(1<<uint(ri)) == 0 && c.equated(refs, ri, done, ebase, ewhere) {
 				done |= 1 << uint(ri)
@@ -63,6 +69,9 @@ func (c *checker) verifyBlock(base, ws, we int) {
 		}
 	}
 	for ri := 0; ri < len(refs) && ri < 64; ri++ {
+		if !c.live() {
+			return
+		}
 		c.steps++
 		if r := &refs[ri]; r.tbl != 0 && done&(1<<uint(ri)) == 0 {
 			c.unrestricted(r, ws, we, len(refs) == 1)

@@ -231,7 +231,7 @@ func (c *checker) queryExpr(i, end int) int {
 		i = c.withClause(i, end, false)
 	}
 	i = c.queryTerm(i, end)
-	for !c.failed && i < end {
+	for c.live() && i < end {
 		c.steps++
 		if c.isKw(i, kwUNION) || c.isKw(i, kwINTERSECT) || c.isKw(i, kwEXCEPT) {
 			i++
@@ -275,7 +275,7 @@ func (c *checker) queryTerm(i, end int) int {
 
 // valuesRows parses `[ROW](...), [ROW](...)` and returns the index after it.
 func (c *checker) valuesRows(i, end int) int {
-	for !c.failed {
+	for c.live() {
 		c.steps++
 		open, m := c.valuesRow(i, end)
 		if m < 0 {
@@ -360,7 +360,7 @@ const tailStops = stOrderBy | stLimit | stLock | stSetOp | stInto
 // tail parses ORDER BY, LIMIT, OFFSET, FETCH, FOR UPDATE/SHARE and MySQL's
 // LOCK IN SHARE MODE.
 func (c *checker) tail(i, end int) int {
-	for !c.failed && i < end {
+	for c.live() && i < end {
 		c.steps++
 		switch {
 		case c.isKw(i, kwORDER) && c.isKw(i+1, kwBY):
@@ -395,7 +395,7 @@ func (c *checker) withClause(i, end int, top bool) int {
 	if recursive {
 		i++
 	}
-	for !c.failed {
+	for c.live() {
 		c.steps++
 		if !c.isName(i) || i >= end {
 			c.fail(i, "expected a CTE name")
