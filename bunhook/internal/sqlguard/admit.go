@@ -120,20 +120,22 @@ func (c *checker) admissible(end int) bool {
 // noInto reports whether a query has no INTO (SELECT ... INTO a table, a
 // server file or user variables).
 func (c *checker) noInto(end int) bool {
+	// A step per token read, counted from the index (see statementEnd).
 	for k := 0; k < end; k++ {
-		c.steps++
 		if c.toks[k].kind == tkIdent && c.toks[k].kw == kwINTO {
+			c.steps += k + 1
 			return false
 		}
 	}
+	c.steps += end
 	return true
 }
 
 // noCatalog reports whether a write names no system catalog (as a table or
 // a schema qualifier), quoted or not.
 func (c *checker) noCatalog(end int) bool {
+	// A step per token read, counted from the index (see statementEnd).
 	for k := 0; k < end; k++ {
-		c.steps++
 		t := &c.toks[k]
 		if t.kind != tkIdent && t.kind != tkQIdent {
 			continue
@@ -144,9 +146,11 @@ func (c *checker) noCatalog(end int) bool {
 		}
 		for _, cat := range systemCatalogs {
 			if strings.EqualFold(name, cat) {
+				c.steps += k + 1
 				return false
 			}
 		}
 	}
+	c.steps += end
 	return true
 }

@@ -245,28 +245,33 @@ func (c *checker) restricts(p predCand, r *tref, allowUnqual bool) bool {
 // contributes nothing; ANDs inside BETWEEN ... AND and CASE ... END do not
 // split.
 func (c *checker) collectPreds(s, e int) {
+	// The steps are counted in n and added once: an increment of c.steps
+	// in the loops would make the compiler reload c.toks.
+	n := 0
 	for s < e && c.toks[s].kind == tkLParen && int(c.toks[s].match) == e-1 {
-		c.steps++
+		n++
 		s++
 		e--
 	}
 	if s >= e {
+		c.steps += n
 		return
 	}
 	for k := s; k < e; k++ {
-		c.steps++
+		n++
 		t := &c.toks[k]
 		if t.kind == tkLParen {
 			k = int(t.match)
 			continue
 		}
 		if c.isOr(t) {
+			c.steps += n
 			return
 		}
 	}
 	start, caseDepth, between := s, 0, false
 	for k := s; k < e; k++ {
-		c.steps++
+		n++
 		t := &c.toks[k]
 		switch {
 		case t.kind == tkLParen:
@@ -289,6 +294,7 @@ func (c *checker) collectPreds(s, e int) {
 			start = k + 1
 		}
 	}
+	c.steps += n
 	c.collectConjunct(start, e)
 }
 
