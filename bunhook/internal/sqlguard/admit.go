@@ -40,6 +40,7 @@ func (c *checker) admit() Verdict {
 		c.finding(NotAllowed, "", int(c.toks[end].pos), "several statements in one text")
 	case c.danger:
 		for k := range c.toks {
+			c.steps++
 			if t := &c.toks[k]; t.flags&tfDanger != 0 {
 				c.finding(NotAllowed, "", int(t.pos), "calls "+strings.ToLower(c.text(k))+
 					"(), which reads or changes what the SQL text does not show")
@@ -102,6 +103,7 @@ func (c *checker) admissible(end int) bool {
 	case kwBEGIN:
 		// MariaDB's BEGIN NOT ATOMIC ... END is a compound statement.
 		for k := 1; k < end; k++ {
+			c.steps++
 			if strings.EqualFold(c.text(k), "ATOMIC") {
 				return false
 			}
@@ -118,17 +120,21 @@ func (c *checker) admissible(end int) bool {
 // noInto reports whether a query has no INTO (SELECT ... INTO a table, a
 // server file or user variables).
 func (c *checker) noInto(end int) bool {
+	// A step per token read, counted from the index (see statementEnd).
 	for k := 0; k < end; k++ {
 		if c.toks[k].kind == tkIdent && c.toks[k].kw == kwINTO {
+			c.steps += k + 1
 			return false
 		}
 	}
+	c.steps += end
 	return true
 }
 
 // noCatalog reports whether a write names no system catalog (as a table or
 // a schema qualifier), quoted or not.
 func (c *checker) noCatalog(end int) bool {
+	// A step per token read, counted from the index (see statementEnd).
 	for k := 0; k < end; k++ {
 		t := &c.toks[k]
 		if t.kind != tkIdent && t.kind != tkQIdent {
@@ -140,9 +146,11 @@ func (c *checker) noCatalog(end int) bool {
 		}
 		for _, cat := range systemCatalogs {
 			if strings.EqualFold(name, cat) {
+				c.steps += k + 1
 				return false
 			}
 		}
 	}
+	c.steps += end
 	return true
 }

@@ -53,7 +53,8 @@ func (c *checker) recordValuesCTE(nameTok, colsS, colsE, b, e int) {
 // assignments parses `target = value {, target = value}`. Targets are
 // c.refs[tb:te]; assignments to a tenant column are queued in c.pending.
 func (c *checker) assignments(i, end, tb, te int, excluded bool, stops uint32) int {
-	for !c.failed {
+	for c.live() {
+		c.steps++
 		if i >= end {
 			c.fail(i, "expected an assignment")
 			return end
@@ -64,6 +65,7 @@ func (c *checker) assignments(i, end, tb, te int, excluded bool, stops uint32) i
 		case c.isKind(i, tkLParen):
 			m := int(c.toks[i].match)
 			for k := i + 1; k < m; k++ {
+				c.steps++
 				switch c.toks[k].kind {
 				case tkIdent, tkQIdent:
 					if !c.isKind(k+1, tkDot) {
@@ -85,6 +87,7 @@ func (c *checker) assignments(i, end, tb, te int, excluded bool, stops uint32) i
 		case c.isName(i):
 			last := i
 			for c.isKind(last+1, tkDot) && c.isName(last+2) && last+2 < end {
+				c.steps++
 				last += 2
 			}
 			q := -1
@@ -114,6 +117,7 @@ func (c *checker) assignments(i, end, tb, te int, excluded bool, stops uint32) i
 		switch {
 		case tuple:
 			for k := tb; k < te; k++ {
+				c.steps++
 				if r := &c.refs[k]; r.tbl != 0 {
 					c.finding(TenantAssigned, c.tableName(r.tbl), int(c.toks[vs].pos),
 						"tuple assignment to the tenant column cannot be verified")
@@ -139,6 +143,7 @@ func (c *checker) assignments(i, end, tb, te int, excluded bool, stops uint32) i
 func (c *checker) assignedRef(colTok, qualTok, tb, te int) int {
 	fallback := -1
 	for k := tb; k < te; k++ {
+		c.steps++
 		r := &c.refs[k]
 		if r.tbl == 0 || !c.isTenantCol(colTok, c.tenantCol(r.tbl)) {
 			continue
@@ -156,6 +161,10 @@ func (c *checker) assignedRef(colTok, qualTok, tb, te int) int {
 // checkPending verifies queued tenant-column assignments from pbase on.
 func (c *checker) checkPending(pbase int) {
 	for _, p := range c.pending[pbase:] {
+		if !c.live() {
+			break
+		}
+		c.steps++
 		r := &c.refs[p.ref]
 		ok, bad := c.tenantValueOK(int(p.vs), int(p.ve), r, int(p.blk), p.excluded)
 		if ok {
@@ -200,11 +209,13 @@ func (c *checker) tenantValueOK(s, e int, r *tref, blk int, excluded bool) (ok b
 		}
 		// _data.<col> where _data is a verified VALUES CTE in FROM.
 		for k := blk; k < len(c.refs); k++ {
+			c.steps++
 			fr := &c.refs[k]
 			if fr.tbl != 0 || fr.nameTok < 0 || fr.schemaQ || fr.qualTok < 0 || !c.identEqual(s, int(fr.qualTok)) {
 				continue
 			}
 			for ci := range c.ctes {
+				c.steps++
 				if c.identEqual(int(c.ctes[ci].nameTok), int(fr.nameTok)) {
 					return c.cteColumnIsTenant(&c.ctes[ci], s+2)
 				}
@@ -222,6 +233,7 @@ func (c *checker) cteColumnIsTenant(v *valuesCTE, colTok int) (ok bool, bad int)
 	bad = -1
 	pos, ncols := -1, 0
 	for k := int(v.colsS); k < int(v.colsE); k++ {
+		c.steps++
 		if c.toks[k].kind == tkComma {
 			continue
 		}
@@ -239,6 +251,7 @@ func (c *checker) cteColumnIsTenant(v *valuesCTE, colTok int) (ok bool, bad int)
 	i, end := int(v.rowsS), int(v.rowsE)
 	rows := 0
 	for i < end {
+		c.steps++
 		if c.isKw(i, kwROW) {
 			i++
 		}
@@ -248,8 +261,10 @@ func (c *checker) cteColumnIsTenant(v *valuesCTE, colTok int) (ok bool, bad int)
 		m := int(c.toks[i].match)
 		item, k := 0, i+1
 		for k < m {
+			c.steps++
 			s := k
 			for k < m && c.toks[k].kind != tkComma {
+				c.steps++
 				if c.toks[k].kind == tkLParen {
 					k = int(c.toks[k].match)
 				}

@@ -46,6 +46,7 @@ func (g *Guard) SplitAssignments(text string, noTarget bool) (as []Assignment, o
 	}
 	start := 0
 	for k := 0; k <= len(c.toks); k++ {
+		c.steps++
 		if k < len(c.toks) {
 			switch t := &c.toks[k]; t.kind {
 			case tkLParen:
@@ -73,6 +74,7 @@ func (c *checker) assignment(s, e int, noTarget bool) (Assignment, bool) {
 	eq := s
 	if !noTarget {
 		for eq < e && !(c.toks[eq].kind == tkOp && c.toks[eq].op == opEq) {
+			c.steps++
 			if c.toks[eq].kind == tkLParen {
 				eq = int(c.toks[eq].match)
 			}
@@ -84,6 +86,7 @@ func (c *checker) assignment(s, e int, noTarget bool) (Assignment, bool) {
 	}
 	var a Assignment
 	for k := s; k < eq; k++ {
+		c.steps++
 		if c.isName(k) {
 			a.Targets = append(a.Targets, c.content(k))
 		}

@@ -37,10 +37,21 @@ type checker struct {
 	suspiciousPos int
 	danger        bool
 	opRun         bool // an operator token that operators must check
+	// parensFrom, parensTo: toks[parensFrom:parensTo] is the run of '('
+	// that groupIsQuery scanned last (0, 0: none yet).
+	parensFrom, parensTo int
 
 	failed  bool
 	failMsg string
 	failPos int
+
+	// steps counts the work done on the statement: a step per token the
+	// lexer produced (and per token for another pass over the whole text),
+	// and one per iteration of every loop over tokens or the parser's lists
+	// (refs, cands, eqs, pending, ctes, cteScope). Loops over the bytes of
+	// one token, like the lexer's, and over the guard's own tables are not
+	// counted. Past budget the parse fails closed (live).
+	steps, budget int
 
 	kind   Kind
 	op     string
@@ -159,6 +170,8 @@ func (c *checker) run() Verdict {
 // statementEnd returns the index of the first semicolon (or len(toks)),
 // and whether another statement follows it.
 func (c *checker) statementEnd() (end int, multi bool) {
+	// A step per token read, counted from the index after the loop: an
+	// increment of c.steps in it would make the compiler reload c.toks.
 	n := len(c.toks)
 	end = n
 	for k := 0; k < n; k++ {
@@ -169,9 +182,11 @@ func (c *checker) statementEnd() (end int, multi bool) {
 	}
 	for k := end + 1; k < n; k++ {
 		if c.toks[k].kind != tkSemi {
+			c.steps += k + 1
 			return end, true
 		}
 	}
+	c.steps += n
 	return end, false
 }
 
@@ -183,6 +198,7 @@ func (c *checker) refused(end int, multi bool) bool {
 	case c.danger:
 		c.collectMentions()
 		for k := range c.toks {
+			c.steps++
 			if c.toks[k].flags&tfDanger != 0 {
 				t := &c.toks[k]
 				c.finding(Unverifiable, "", int(t.pos), "calls "+strings.ToLower(c.text(k))+
@@ -257,6 +273,7 @@ func (c *checker) copiesDatabase(end int) bool {
 		return false
 	}
 	for k := 1; k < end; k++ {
+		c.steps++
 		if c.isKw(k, kwINTO) {
 			return true
 		}
@@ -279,6 +296,7 @@ func (c *checker) verdict() Verdict {
 // (strings and comments included) to the verdict and reports whether there
 // was one.
 func (c *checker) collectMentions() bool {
+	c.steps += len(c.toks) // one more pass over the text, counted like the lexer's
 	return c.g.mentionsFrom(c.sql, &c.tables, false)
 }
 
@@ -289,6 +307,51 @@ func (c *checker) finding(code Code, table string, pos int, detail string) {
 	c.count++
 	if c.first == nil {
 		c.first = &Finding{Code: code, Table: table, Detail: detail, Pos: pos}
+	}
+}
+
+// The work budget of a statement: stepsBase steps, and stepsPerToken more
+// per token. The parser's loops are linear in the tokens, or in the table
+// references of one block (at most maxRefs), and ordinary statements take
+// few steps per token: at most 7 over the corpus and the hand-written cases
+// (short statements, where the passes over the whole text weigh most), 3
+// to 5 for the large linear shapes of TestPathological. 32 leaves a margin
+// of more than four. A path that is quadratic in the input (every
+// tenant-column assignment reading a whole VALUES CTE, every unrestricted
+// table reference scanning a long WHERE) outgrows the budget and fails
+// closed instead of running for seconds; as the loops that drive the parse
+// test the budget (live), the work stops close to it. Only tests change
+// these.
+var (
+	stepsBase     = 1024
+	stepsPerToken = 32
+)
+
+// tooMuchWork is the finding of a statement over its work budget.
+const tooMuchWork = "statement needs too much work to verify: split it into smaller statements " +
+	"(fewer tables, conditions, CTEs or rows in each)"
+
+// live reports whether the parse goes on: it has not failed, and it has
+// not spent more steps than its budget (then it fails). The loops that
+// drive the parse test it.
+func (c *checker) live() bool {
+	if c.steps > c.budget {
+		c.exhausted()
+	}
+	return !c.failed
+}
+
+// exhausted fails the parse for exceeding its work budget. It is kept out
+// of line: live, inlined in the loops, only compares.
+//
+//go:noinline
+func (c *checker) exhausted() {
+	if c.failed {
+		return
+	}
+	c.failed, c.failMsg, c.failPos = true, tooMuchWork, 0
+	if len(c.toks) > 0 {
+		c.failPos = int(c.toks[0].pos)
 	}
 }
 

@@ -200,11 +200,13 @@ func (c *checker) afterCall(i int) bool {
 func (c *checker) operators(end int) {
 	toks := c.toks[:end]
 	for k := 0; k < len(toks); k++ {
+		c.steps++
 		if !c.isPGOp(&toks[k]) {
 			continue
 		}
 		j := k
 		for j+1 < len(toks) && c.isPGOp(&toks[j+1]) && toks[j+1].pos == toks[j].end {
+			c.steps++
 			j++
 		}
 		if j == k && toks[k].end-toks[k].pos == 1 && pgOp1[c.sql[toks[k].pos]] {
@@ -302,6 +304,7 @@ func (c *checker) knownShared(k int) bool {
 // before the last) is a system schema.
 func (c *checker) systemQualifier(first, last int) bool {
 	for k := first; k < last; k += 2 {
+		c.steps++
 		s := c.content(k)
 		if len(s) >= 3 && equalFoldASCII(s[:3], "pg_") {
 			return true
@@ -319,6 +322,7 @@ func (c *checker) systemQualifier(first, last int) bool {
 // names a CTE visible where it stands.
 func (c *checker) inCTEScope(k int) bool {
 	for _, s := range c.cteScope {
+		c.steps++
 		if c.identEqual(int(s), k) {
 			return true
 		}
@@ -342,6 +346,7 @@ func (c *checker) callAt(i int) {
 	}
 	first := i
 	for c.isKind(first-1, tkDot) && c.isName(first-2) {
+		c.steps++
 		first -= 2
 	}
 	c.call(first, i, false)

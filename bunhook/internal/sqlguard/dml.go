@@ -17,6 +17,7 @@ const (
 func (c *checker) verbModifiers(i int, mods uint8) (next int, orReplace bool) {
 	i++
 	for {
+		c.steps++
 		switch {
 		case c.isKw(i, kwLOWPRIORITY), c.isKw(i, kwIGNORE),
 			mods&modInsert != 0 && (c.isKw(i, kwDELAYED) || c.isKw(i, kwHIGHPRIORITY)),
@@ -110,6 +111,7 @@ func (c *checker) insertColumns(open int, tenant bool, col string) (next, ncols,
 	tpos = -1
 	expectName := true
 	for k := open + 1; k < m; k++ {
+		c.steps++
 		switch {
 		case expectName && c.isName(k):
 			// MySQL allows tbl.col in the column list.
@@ -176,7 +178,8 @@ func (c *checker) insertTail(i, end int, target *tref) int {
 			i = c.identList(i)
 		}
 	}
-	for !c.failed && c.isKw(i, kwON) && i < end {
+	for c.live() && c.isKw(i, kwON) && i < end {
+		c.steps++
 		switch {
 		case c.isKw(i+1, kwCONFLICT):
 			i = c.onConflict(i+2, end, target)
@@ -218,7 +221,8 @@ func (c *checker) insertRows(i, end int, target *tref, ncols, tpos int) int {
 			tenant = false
 		}
 	}
-	for !c.failed {
+	for c.live() {
+		c.steps++
 		open, m := c.valuesRow(i, end)
 		if m < 0 {
 			return end
@@ -226,6 +230,7 @@ func (c *checker) insertRows(i, end int, target *tref, ncols, tpos int) int {
 		k := open + 1
 		item := 0
 		for k < m && !c.failed {
+			c.steps++
 			e := c.exprRegion(k, m, stComma)
 			if e == k {
 				c.fail(k, "empty value")
@@ -327,6 +332,7 @@ func (c *checker) updateStmt(i, end int) int {
 	ntargets := len(c.refs) - base
 	if orReplace {
 		for k := base; k < base+ntargets; k++ {
+			c.steps++
 			if r := &c.refs[k]; r.tbl != 0 {
 				c.finding(Unverifiable, c.tableName(r.tbl), int(c.toks[r.nameTok].pos),
 					"UPDATE OR REPLACE on a tenant table can delete another tenant's conflicting row")

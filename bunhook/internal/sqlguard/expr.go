@@ -117,6 +117,7 @@ func (c *checker) canEnd(k int) bool {
 func (c *checker) exprRegion(i, end int, stops uint32) int {
 	start := i
 	for i < end && !c.failed {
+		c.steps++
 		t := &c.toks[i]
 		switch t.kind {
 		case tkLParen:
@@ -217,14 +218,17 @@ func (c *checker) listNext(i, end int) (int, bool) {
 // identList checks that the group opened at toks[open] holds only names,
 // dots and commas (column lists), and returns the index after it.
 func (c *checker) identList(open int) int {
+	// A step per token read, counted from the index (see statementEnd).
 	m := int(c.toks[open].match)
 	for k := open + 1; k < m; k++ {
 		switch c.toks[k].kind {
 		case tkIdent, tkQIdent, tkComma, tkDot:
 		default:
+			c.steps += k - open
 			c.fail(k, "expected a column list")
 			return m + 1
 		}
 	}
+	c.steps += m - open - 1
 	return m + 1
 }

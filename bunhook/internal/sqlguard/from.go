@@ -75,9 +75,11 @@ func (c *checker) joinStart(i int) (int, int) {
 // stop classes for ON regions.
 func (c *checker) fromList(i, end int, extra uint32) int {
 	onStops := extra | stJoin | stComma | stOn | stUsing | stReturning | stSet
-	for !c.failed {
+	for c.live() {
+		c.steps++
 		i = c.fromItem(i, end)
-		for !c.failed {
+		for c.live() {
+			c.steps++
 			if c.isKind(i, tkComma) && i < end {
 				i++
 				break
@@ -207,6 +209,7 @@ func (c *checker) namedTable(i, end int, r *tref) int {
 // (schema.table, t.col) that starts at toks[i].
 func (c *checker) lastPart(i, end int) int {
 	for c.isKind(i+1, tkDot) && c.isName(i+2) && i+2 < end {
+		c.steps++
 		i += 2
 	}
 	return i
@@ -254,6 +257,7 @@ func (c *checker) alias(i, end int, r *tref, allowCols bool) int {
 func (c *checker) indexHints(i, end int) int {
 	for i < end && (c.isKw(i, kwUSE) || c.isKw(i, kwIGNORE) || c.isKw(i, kwFORCE)) &&
 		(c.isKw(i+1, kwINDEX) || c.isKw(i+1, kwKEY)) {
+		c.steps++
 		i += 2
 		if c.isKw(i, kwFOR) {
 			switch {

@@ -6,7 +6,6 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 )
 
 type dset uint8
@@ -221,37 +220,76 @@ func TestPostgresIdentifierTruncation(t *testing.T) {
 	}
 }
 
-// TestPathological checks that adversarial shapes are handled in bounded
-// time and refused or verified sensibly.
+// TestPathological checks that adversarial shapes are refused or verified
+// sensibly, within the work budget, and with work linear in their size.
+// Work is the checker's step counter (checkSteps), not time: a shape of
+// size n is also built at n/2, and the steps may at most double (2.2x, a
+// quadratic path would take 4x).
 func TestPathological(t *testing.T) {
 	g := New(Postgres, corpusTables)
 	big := func(parts ...string) string { return strings.Join(parts, "") }
 	cases := []struct {
 		name string
-		sql  string
+		n    int
+		sql  func(n int) string
 		ok   bool
 	}{
-		{"deep parens", big("SELECT * FROM invoices WHERE tenant_id = 'A' AND ", strings.Repeat("(", 200), "1", strings.Repeat(")", 200)), true},
-		{"too deep", big("SELECT * FROM invoices WHERE tenant_id = 'A' AND ", strings.Repeat("(", 5000), "1", strings.Repeat(")", 5000)), false},
-		{"deep subqueries", big("SELECT * FROM invoices WHERE tenant_id = 'A' AND id IN ", strings.Repeat("(SELECT id FROM invoices WHERE tenant_id = 'A' AND id IN ", 100), "(1)", strings.Repeat(")", 100)), true},
-		{"many conjuncts", big("SELECT * FROM invoices WHERE ", strings.Repeat("x = 1 AND ", 20000), "tenant_id = 'A'"), true},
-		{"many tables", big("SELECT * FROM invoices i0", strings.Repeat(", currencies", 2000), " WHERE i0.tenant_id = 'A'"), false},
-		{"many joins", big("SELECT * FROM invoices i", strings.Repeat(" JOIN items t ON t.tenant_id = 'A'", 300), " WHERE i.tenant_id = 'A'"), false},
-		{"many rows", big("INSERT INTO invoices (id, tenant_id) VALUES (1, 'A')", strings.Repeat(", (1, 'A')", 50000)), true},
-		{"long identifier", big("SELECT * FROM invoices WHERE tenant_id = 'A' AND x", strings.Repeat("é", 100000), " = 1"), true},
-		{"long non-ASCII identifiers", big("SELECT * FROM invoices WHERE tenant_id = 'A' AND x = 1", strings.Repeat(" AND é", 20000)), true},
-		{"long string", big("SELECT * FROM invoices WHERE tenant_id = 'A' AND x = '", strings.Repeat("''", 200000), "'"), true},
-		{"long comment", big("SELECT * FROM invoices WHERE tenant_id = 'A' /*", strings.Repeat("/*", 100000), strings.Repeat("*/", 100001)), true},
-		{"many unions", big("SELECT 1 FROM invoices WHERE tenant_id = 'A'", strings.Repeat(" UNION SELECT 1 FROM invoices WHERE tenant_id = 'A'", 3000)), true},
+		{"deep parens", 200, func(n int) string {
+			return big("SELECT * FROM invoices WHERE tenant_id = 'A' AND ", strings.Repeat("(", n), "1", strings.Repeat(")", n))
+		}, true},
+		{"too deep", 5000, func(n int) string {
+			return big("SELECT * FROM invoices WHERE tenant_id = 'A' AND ", strings.Repeat("(", n), "1", strings.Repeat(")", n))
+		}, false},
+		{"deep subqueries", 100, func(n int) string {
+			return big("SELECT * FROM invoices WHERE tenant_id = 'A' AND id IN ",
+				strings.Repeat("(SELECT id FROM invoices WHERE tenant_id = 'A' AND id IN ", n), "(1)", strings.Repeat(")", n))
+		}, true},
+		{"many conjuncts", 20000, func(n int) string {
+			return big("SELECT * FROM invoices WHERE ", strings.Repeat("x = 1 AND ", n), "tenant_id = 'A'")
+		}, true},
+		{"many tables", 2000, func(n int) string {
+			return big("SELECT * FROM invoices i0", strings.Repeat(", currencies", n), " WHERE i0.tenant_id = 'A'")
+		}, false},
+		{"many joins", 300, func(n int) string {
+			return big("SELECT * FROM invoices i", strings.Repeat(" JOIN items t ON t.tenant_id = 'A'", n), " WHERE i.tenant_id = 'A'")
+		}, false},
+		{"many rows", 50000, func(n int) string {
+			return big("INSERT INTO invoices (id, tenant_id) VALUES (1, 'A')", strings.Repeat(", (1, 'A')", n))
+		}, true},
+		{"long identifier", 100000, func(n int) string {
+			return big("SELECT * FROM invoices WHERE tenant_id = 'A' AND x", strings.Repeat("é", n), " = 1")
+		}, true},
+		{"long non-ASCII identifiers", 20000, func(n int) string {
+			return big("SELECT * FROM invoices WHERE tenant_id = 'A' AND x = 1", strings.Repeat(" AND é", n))
+		}, true},
+		{"long string", 200000, func(n int) string {
+			return big("SELECT * FROM invoices WHERE tenant_id = 'A' AND x = '", strings.Repeat("''", n), "'")
+		}, true},
+		{"long comment", 100000, func(n int) string {
+			return big("SELECT * FROM invoices WHERE tenant_id = 'A' /*", strings.Repeat("/*", n), strings.Repeat("*/", n+1))
+		}, true},
+		{"many unions", 3000, func(n int) string {
+			return big("SELECT 1 FROM invoices WHERE tenant_id = 'A'", strings.Repeat(" UNION SELECT 1 FROM invoices WHERE tenant_id = 'A'", n))
+		}, true},
 	}
 	for _, tc := range cases {
-		start := time.Now()
-		v := g.Check(tc.sql, "A")
-		if el := time.Since(start); el > 2*time.Second {
-			t.Errorf("%s: took %v", tc.name, el)
-		}
+		sql := tc.sql(tc.n)
+		v, steps := g.checkSteps(sql, "A")
 		if v.OK() != tc.ok {
 			t.Errorf("%s: OK=%v, want %v (%v)", tc.name, v.OK(), tc.ok, v.Finding)
+		}
+		if got := g.Check(sql, "A"); got.String() != v.String() {
+			t.Errorf("%s: checkSteps = %v, Check = %v", tc.name, v, got)
+		}
+		if v.Finding != nil && v.Finding.Detail == tooMuchWork {
+			t.Errorf("%s: refused for its work: %d steps", tc.name, steps)
+		}
+		if toks := tokenCount(g, sql); steps > budget(toks) {
+			t.Errorf("%s: %d steps for %d tokens, over the budget %d", tc.name, steps, toks, budget(toks))
+		}
+		_, half := g.checkSteps(tc.sql(tc.n/2), "A")
+		if 10*steps > 22*half+10*scalingSlack {
+			t.Errorf("%s: %d steps at size %d, %d at size %d: more than linear", tc.name, steps, tc.n, half, tc.n/2)
 		}
 	}
 }

@@ -19,6 +19,9 @@ func init() {
 func (c *checker) lex() bool {
 	toks, ok := c.lexAll()
 	c.toks = toks
+	// The lexer is one forward pass: it counts a step per token.
+	c.steps += len(toks)
+	c.budget = stepsBase + stepsPerToken*len(toks)
 	if ok && len(c.stack) > 0 {
 		return c.lexFail(int(c.toks[c.stack[len(c.stack)-1]].pos), "unbalanced '('")
 	}

@@ -25,11 +25,16 @@ func (c *checker) verifyBlock(base, ws, we int) {
 	var done uint64 // refs[i] restricted, for i < 64 (others need their own predicate)
 	pending := false
 	for ri := range refs {
+		if !c.live() {
+			return
+		}
+		c.steps++
 		r := &refs[ri]
 		if r.tbl == 0 {
 			continue
 		}
 		for rj := range refs {
+			c.steps++
 			if rj != ri && refs[rj].qualTok >= 0 && c.maybeSameIdent(int(refs[rj].qualTok), int(r.qualTok)) {
 				c.fail(int(r.qualTok), "ambiguous table qualifier")
 				return
@@ -50,8 +55,13 @@ func (c *checker) verifyBlock(base, ws, we int) {
 	}
 	c.cands, c.eqs = c.cands[:cwhere], c.eqs[:ewhere]
 	for changed := pending && done != 0; changed; {
+		c.steps++
 		changed = false
 		for ri := 0; ri < len(refs) && ri < 64; ri++ {
+			if !c.live() {
+				return
+			}
+			c.steps++
 			if refs[ri].tbl != 0 && done&(1<<uint(ri)) == 0 && c.equated(refs, ri, done, ebase, ewhere) {
 				done |= 1 << uint(ri)
 				changed = true
@@ -59,6 +69,10 @@ func (c *checker) verifyBlock(base, ws, we int) {
 		}
 	}
 	for ri := 0; ri < len(refs) && ri < 64; ri++ {
+		if !c.live() {
+			return
+		}
+		c.steps++
 		if r := &refs[ri]; r.tbl != 0 && done&(1<<uint(ri)) == 0 {
 			c.unrestricted(r, ws, we, len(refs) == 1)
 		}
@@ -85,11 +99,13 @@ func (c *checker) equated(refs []tref, ri int, done uint64, ews, ewe int) bool {
 
 func (c *checker) equatedIn(refs []tref, ri int, done uint64, from, to int) bool {
 	for _, q := range c.eqs[from:to] {
+		c.steps++
 		for _, side := range [2][4]int32{{q.q1, q.c1, q.q2, q.c2}, {q.q2, q.c2, q.q1, q.c1}} {
 			if !c.isRefColumn(&refs[ri], side[0], side[1]) {
 				continue
 			}
 			for rs := 0; rs < len(refs) && rs < 64; rs++ {
+				c.steps++
 				if rs != ri && done&(1<<uint(rs)) != 0 && c.isRefColumn(&refs[rs], side[2], side[3]) {
 					return true
 				}
@@ -113,6 +129,7 @@ func (c *checker) usingRestricted(refs []tref, ri int, done uint64) bool {
 	col := c.tenantCol(r.tbl)
 	named := false
 	for k := int(r.usingS); k < int(r.usingE); k++ {
+		c.steps++
 		if c.isTenantCol(k, col) {
 			named = true
 		}
@@ -122,6 +139,7 @@ func (c *checker) usingRestricted(refs []tref, ri int, done uint64) bool {
 	}
 	left := false
 	for rs := 0; rs < ri; rs++ {
+		c.steps++
 		s := &refs[rs]
 		if s.tbl == 0 {
 			return false
@@ -200,6 +218,7 @@ func (c *checker) hasPred(s, e int, r *tref, allowUnqual bool) bool {
 // matchCands reports whether one of c.cands[from:] restricts r.
 func (c *checker) matchCands(from int, r *tref, allowUnqual bool) bool {
 	for _, p := range c.cands[from:] {
+		c.steps++
 		if c.restricts(p, r, allowUnqual) {
 			return true
 		}
@@ -226,25 +245,33 @@ func (c *checker) restricts(p predCand, r *tref, allowUnqual bool) bool {
 // contributes nothing; ANDs inside BETWEEN ... AND and CASE ... END do not
 // split.
 func (c *checker) collectPreds(s, e int) {
+	// The steps are counted in n and added once: an increment of c.steps
+	// in the loops would make the compiler reload c.toks.
+	n := 0
 	for s < e && c.toks[s].kind == tkLParen && int(c.toks[s].match) == e-1 {
+		n++
 		s++
 		e--
 	}
 	if s >= e {
+		c.steps += n
 		return
 	}
 	for k := s; k < e; k++ {
+		n++
 		t := &c.toks[k]
 		if t.kind == tkLParen {
 			k = int(t.match)
 			continue
 		}
 		if c.isOr(t) {
+			c.steps += n
 			return
 		}
 	}
 	start, caseDepth, between := s, 0, false
 	for k := s; k < e; k++ {
+		n++
 		t := &c.toks[k]
 		switch {
 		case t.kind == tkLParen:
@@ -267,6 +294,7 @@ func (c *checker) collectPreds(s, e int) {
 			start = k + 1
 		}
 	}
+	c.steps += n
 	c.collectConjunct(start, e)
 }
 
@@ -320,6 +348,7 @@ func (c *checker) predAt(s, n int) (predCand, bool) {
 func (c *checker) predUnderOr(s, e int, r *tref, allowUnqual bool) bool {
 	hasOr, hasPred := false, false
 	for k := s; k < e; k++ {
+		c.steps++
 		if c.isOr(&c.toks[k]) {
 			hasOr = true
 		}

@@ -70,6 +70,7 @@ func (c *checker) kindOfFirst() (Kind, string) {
 func (c *checker) kindAfterWith() (Kind, string) {
 	cteKw := kwNone
 	for k := 1; k < len(c.toks); k++ {
+		c.steps++
 		tk := &c.toks[k]
 		if tk.kind == tkLParen {
 			if tk.match > 0 {
@@ -183,8 +184,17 @@ func (c *checker) expectEnd(j, end int) {
 // holds a query (possibly behind further parentheses).
 func (c *checker) groupIsQuery(open int) bool {
 	j := open + 1
-	for j < len(c.toks) && c.toks[j].kind == tkLParen {
-		j++
+	if c.parensFrom <= j && j <= c.parensTo {
+		// In the run of '(' scanned last: the groups of ((( ... ))) are
+		// checked one inside the other, and all end their run at the same
+		// token, so the run is scanned once, not once per group.
+		j = c.parensTo
+	} else {
+		for j < len(c.toks) && c.toks[j].kind == tkLParen {
+			c.steps++
+			j++
+		}
+		c.parensFrom, c.parensTo = open+1, j
 	}
 	if j >= len(c.toks) || c.toks[j].kind != tkIdent {
 		return false
@@ -221,7 +231,8 @@ func (c *checker) queryExpr(i, end int) int {
 		i = c.withClause(i, end, false)
 	}
 	i = c.queryTerm(i, end)
-	for !c.failed && i < end {
+	for c.live() && i < end {
+		c.steps++
 		if c.isKw(i, kwUNION) || c.isKw(i, kwINTERSECT) || c.isKw(i, kwEXCEPT) {
 			i++
 			if c.isKw(i, kwALL) || c.isKw(i, kwDISTINCT) {
@@ -264,7 +275,8 @@ func (c *checker) queryTerm(i, end int) int {
 
 // valuesRows parses `[ROW](...), [ROW](...)` and returns the index after it.
 func (c *checker) valuesRows(i, end int) int {
-	for !c.failed {
+	for c.live() {
+		c.steps++
 		open, m := c.valuesRow(i, end)
 		if m < 0 {
 			return end
@@ -348,7 +360,8 @@ const tailStops = stOrderBy | stLimit | stLock | stSetOp | stInto
 // tail parses ORDER BY, LIMIT, OFFSET, FETCH, FOR UPDATE/SHARE and MySQL's
 // LOCK IN SHARE MODE.
 func (c *checker) tail(i, end int) int {
-	for !c.failed && i < end {
+	for c.live() && i < end {
+		c.steps++
 		switch {
 		case c.isKw(i, kwORDER) && c.isKw(i+1, kwBY):
 			i = c.exprRegion(i+2, end, tailStops&^stOrderBy)
@@ -357,6 +370,7 @@ func (c *checker) tail(i, end int) int {
 		case c.isKw(i, kwFOR) && c.stopClass(i) == stLock:
 			i++
 			for i < end && (c.isName(i) || c.isKind(i, tkComma) || c.isKind(i, tkDot)) {
+				c.steps++
 				if c.stopClass(i)&(stLock|stSetOp|stLimit|stInto) != 0 {
 					break
 				}
@@ -381,7 +395,8 @@ func (c *checker) withClause(i, end int, top bool) int {
 	if recursive {
 		i++
 	}
-	for !c.failed {
+	for c.live() {
+		c.steps++
 		if !c.isName(i) || i >= end {
 			c.fail(i, "expected a CTE name")
 			return end
