@@ -2,6 +2,7 @@ package sqlguard
 
 import (
 	"context"
+	"strconv"
 	"testing"
 
 	"github.com/uptrace/bun"
@@ -77,7 +78,7 @@ func TestZeroAllocs(t *testing.T) {
 }
 
 func BenchmarkCheckPointSelect(b *testing.B) {
-	g := benchGuard()
+	g := uncached(benchGuard()) // the parser's cost; see BenchmarkCheckCached
 	q, _, _, _ := benchQueries(b)
 	b.SetBytes(int64(len(q)))
 	b.ReportAllocs()
@@ -89,7 +90,7 @@ func BenchmarkCheckPointSelect(b *testing.B) {
 }
 
 func BenchmarkCheckJoin3(b *testing.B) {
-	g := benchGuard()
+	g := uncached(benchGuard()) // the parser's cost; see BenchmarkCheckCached
 	_, q, _, _ := benchQueries(b)
 	b.SetBytes(int64(len(q)))
 	b.ReportAllocs()
@@ -101,7 +102,7 @@ func BenchmarkCheckJoin3(b *testing.B) {
 }
 
 func BenchmarkCheckInsert10(b *testing.B) {
-	g := benchGuard()
+	g := uncached(benchGuard()) // the parser's cost; see BenchmarkCheckCached
 	_, _, q, _ := benchQueries(b)
 	b.SetBytes(int64(len(q)))
 	b.ReportAllocs()
@@ -137,7 +138,7 @@ func BenchmarkMentionsPointSelect(b *testing.B) {
 }
 
 func BenchmarkCheckNonTenant(b *testing.B) {
-	g := benchGuard()
+	g := uncached(benchGuard()) // the parser's cost; see BenchmarkCheckCached
 	_, _, _, q := benchQueries(b)
 	b.ReportAllocs()
 	for b.Loop() {
@@ -161,7 +162,7 @@ func BenchmarkAdmitNonTenant(b *testing.B) {
 }
 
 func BenchmarkCheckParallel(b *testing.B) {
-	g := benchGuard()
+	g := uncached(benchGuard()) // the parser's cost; see BenchmarkCheckCached
 	q, _, _, _ := benchQueries(b)
 	b.ReportAllocs()
 	b.RunParallel(func(pb *testing.PB) {
@@ -171,4 +172,29 @@ func BenchmarkCheckParallel(b *testing.B) {
 			}
 		}
 	})
+}
+
+// BenchmarkCheckCached is what a statement costs whose shape the guard
+// has verified before (the verdict cache, cache.go): bun's point select of
+// 1024 different ids, in turn.
+func BenchmarkCheckCached(b *testing.B) {
+	g := benchGuard()
+	point, join3, _, _ := benchQueries(b)
+	for name, q := range map[string]string{"point": point, "join3": join3} {
+		b.Run(name, func(b *testing.B) {
+			qs := make([]string, 1024)
+			for i := range qs {
+				qs[i] = renumber(b, q, tenantA, func(int) string { return strconv.Itoa(1000 + i) })
+			}
+			b.SetBytes(int64(len(q)))
+			b.ReportAllocs()
+			i := 0
+			for b.Loop() {
+				i++
+				if !g.Check(qs[i%len(qs)], tenantA).OK() {
+					b.Fatal("not verified")
+				}
+			}
+		})
+	}
 }

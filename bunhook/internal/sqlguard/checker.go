@@ -64,6 +64,8 @@ type checker struct {
 	first     *Finding
 	count     int
 	attempted string
+
+	key []byte // the verdict cache's key of the statement (cache.go)
 }
 
 var checkerPool = sync.Pool{New: func() any {
@@ -82,10 +84,21 @@ func (g *Guard) Check(sql, tenant string) Verdict {
 	c := checkerPool.Get().(*checker)
 	c.g, c.sql, c.tenant = g, sql, tenant
 	c.closed = g.closed && tenant != ""
+	keyed := tenant != "" && g.cache != nil && c.cacheKey(sql, tenant)
+	if keyed {
+		if v, ok := g.cache.get(c.key); ok {
+			c.reset()
+			checkerPool.Put(c)
+			return v
+		}
+	}
 	if len(sql) > keepToks {
 		c.bigBuffer()
 	}
 	v := c.run()
+	if keyed && v.OK() {
+		g.cache.put(c.key, v)
+	}
 	c.reset()
 	checkerPool.Put(c)
 	return v
@@ -134,6 +147,7 @@ func (c *checker) reset() {
 		pending:  c.pending[:0],
 		cands:    c.cands[:0],
 		eqs:      c.eqs[:0],
+		key:      c.key[:0],
 	}
 }
 

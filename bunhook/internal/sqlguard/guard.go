@@ -264,6 +264,9 @@ type Guard struct {
 	shared    []string
 	functions []string
 	known     wordTable
+
+	// cache holds the verdicts of verified statements (cache.go).
+	cache *verdictCache
 }
 
 // New returns a Guard for dialect d. tenantTables maps a tenant-owned table
@@ -278,7 +281,7 @@ func New(d Dialect, tenantTables map[string]string, opts ...Option) *Guard {
 	default:
 		panic(fmt.Sprintf("sqlguard: unknown dialect %d", d))
 	}
-	g := &Guard{dialect: d}
+	g := &Guard{dialect: d, cache: newVerdictCache()}
 	names := make([]string, 0, len(tenantTables))
 	cols := make(map[string]string, len(tenantTables))
 	for name, col := range tenantTables {

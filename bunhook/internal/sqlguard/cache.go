@@ -1,0 +1,165 @@
+package sqlguard
+
+import (
+	"hash/maphash"
+	"strings"
+	"sync/atomic"
+)
+
+// The verdict cache. bun writes argument values into the SQL text, so the
+// statements of one call site differ only in their literals: a point select
+// by id is a new text for every id. The guard's verdict on a statement does
+// not depend on the value of any integer literal: no rule reads a number
+// (the tenant is only ever compared with string literals, see isTenantLit;
+// LIMIT, ORDER BY 1, IN (1, 2) and arithmetic are verified alike whatever
+// their numbers). Check therefore keys a verified statement by the bound
+// tenant and its text with every standalone unsigned integer literal
+// replaced by a marker, and a statement with the same key gets the same
+// verdict without being parsed again.
+//
+// The key is exact text otherwise, so everything else that decides the
+// verdict (names, quotes, strings such as the tenant literal, operators,
+// keywords, the number and place of the literals) is compared byte for
+// byte. Text the key's scan cannot delimit as the lexer does is never
+// cached: comments, backslashes (escapes in MySQL strings and PostgreSQL
+// E'' strings), and, outside quotes, '$' (dollar quotes and parameters),
+// '[' (SQLite's bracket quotes), '#', control characters and non-ASCII
+// bytes. Only verified statements are cached, so a refused one is parsed every time and gets its
+// full finding; statements longer than maxCachedLen (bulk INSERTs, each
+// different) are not cached. Each Guard has its own cache, so registering
+// a table (which builds a new Guard) starts an empty one.
+
+const (
+	// cacheSlots is the number of entries (a power of two): a direct-mapped
+	// table, so two keys that share a slot take turns.
+	cacheSlots = 4096
+	// maxCachedLen is the longest statement text that is cached.
+	maxCachedLen = 4096
+	// numMark stands for an integer literal in a key; bytes below 0x20
+	// other than tab and newlines are never cached, so it is unambiguous.
+	numMark = 0x01
+)
+
+type verdictCache struct {
+	seed  maphash.Seed
+	slots [cacheSlots]atomic.Pointer[cacheEntry]
+}
+
+type cacheEntry struct {
+	key string
+	v   Verdict
+}
+
+func newVerdictCache() *verdictCache { return &verdictCache{seed: maphash.MakeSeed()} }
+
+func (vc *verdictCache) slot(key []byte) *atomic.Pointer[cacheEntry] {
+	return &vc.slots[maphash.Bytes(vc.seed, key)&(cacheSlots-1)]
+}
+
+// get returns the verdict stored under key.
+func (vc *verdictCache) get(key []byte) (Verdict, bool) {
+	if e := vc.slot(key).Load(); e != nil && e.key == string(key) {
+		return e.v, true
+	}
+	return Verdict{}, false
+}
+
+// put stores a verified statement's verdict under key.
+func (vc *verdictCache) put(key []byte, v Verdict) {
+	vc.slot(key).Store(&cacheEntry{key: string(key), v: v})
+}
+
+// Byte classes of the key scan.
+const (
+	kcCopy  = iota // copied as it is
+	kcNever        // the statement is not cached
+	kcQuote        // ' " `: copied up to the closing quote
+	kcDigit        // may start an integer literal
+	kcDash         // '-': "--" starts a comment
+	kcSlash        // '/': "/*" starts a comment
+)
+
+var keyClass = func() (t [256]uint8) {
+	for b := range t {
+		switch {
+		case b >= 0x80, b < 0x20 && b != '\t' && b != '\n' && b != '\r':
+			t[b] = kcNever
+		case b == '\\', b == '$', b == '[', b == '#':
+			t[b] = kcNever
+		case b == '\'', b == '"', b == '`':
+			t[b] = kcQuote
+		case b >= '0' && b <= '9':
+			t[b] = kcDigit
+		case b == '-':
+			t[b] = kcDash
+		case b == '/':
+			t[b] = kcSlash
+		default:
+			t[b] = kcCopy
+		}
+	}
+	return t
+}()
+
+// cacheKey builds the key of sql under tenant into c.key and reports
+// whether the statement may be cached.
+func (c *checker) cacheKey(sql, tenant string) bool {
+	// A backslash may escape a quote (MySQL strings, PostgreSQL E''
+	// strings): the scan below could not tell where such a string ends.
+	if len(sql) > maxCachedLen || strings.IndexByte(sql, '\\') >= 0 {
+		return false
+	}
+	k := append(c.key[:0], tenant...)
+	k = append(k, 0)
+	n := len(sql)
+	for i := 0; i < n; {
+		// A run of bytes copied as they are, appended at once.
+		j := i
+		for j < n && keyClass[sql[j]] == kcCopy {
+			j++
+		}
+		k = append(k, sql[i:j]...)
+		if j == n {
+			break
+		}
+		i = j
+		b := sql[i]
+		switch keyClass[b] {
+		case kcNever:
+			return false
+		case kcQuote:
+			// Verbatim up to the closing quote (a doubled quote closes and
+			// opens again). Bytes inside quotes are never masked, so the
+			// key tells them apart from the text outside.
+			j := strings.IndexByte(sql[i+1:], b)
+			if j < 0 {
+				return false
+			}
+			j += i + 1
+			k = append(k, sql[i:j+1]...)
+			i = j + 1
+		case kcDigit:
+			j := i + 1
+			for j < n && sql[j] >= '0' && sql[j] <= '9' {
+				j++
+			}
+			// Only a standalone integer: not part of a name (c1, 1abc in
+			// MySQL), a decimal (1.5, .5, t.1), an exponent (1e5) or a hex
+			// literal (0x1F).
+			if (i > 0 && (identByte[sql[i-1]] || sql[i-1] == '.')) || (j < n && (identByte[sql[j]] || sql[j] == '.')) {
+				k = append(k, sql[i:j]...)
+			} else {
+				k = append(k, numMark)
+			}
+			i = j
+		default: // kcDash, kcSlash
+			if i+1 < n && ((b == '-' && sql[i+1] == '-') || (b == '/' && sql[i+1] == '*')) {
+				return false
+			}
+			k = append(k, b)
+			i++
+		}
+	}
+	c.key = k
+	return true
+}
