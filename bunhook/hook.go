@@ -10,6 +10,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/tenantshield/tenantshield-go/otelobs"
+	"github.com/tenantshield/tenantshield-go/scope"
 )
 
 // queryHook is the guard, layer 2: a bun.QueryHook that sends the final SQL
@@ -34,11 +35,18 @@ type stashKey struct{}
 func (h *queryHook) BeforeQuery(ctx context.Context, ev *bun.QueryEvent) context.Context {
 	e := h.e
 	g := e.guard.Load()
-	if !g.Mentions(ev.Query) { // 1. classify
+	st := statement{query: ev.Query, iq: ev.IQuery, hooked: true}
+	// 1. classify. A statement whose shape the guard verified before for
+	// the bound tenant, naming a tenant table, needs neither Mentions nor
+	// the parse; anything else is classified by its text.
+	t, _ := scope.FromContext(ctx)
+	if v, ok := g.Cached(ev.Query, t.String()); ok && v.Tables.Len() > 0 {
+		st.cached, st.isCached = v, true
+	} else if !g.Mentions(ev.Query) {
 		return ctx
 	}
 	sctx, span := e.startGuardSpan(ctx, ev)
-	d := e.decide(sctx, span, g, statement{query: ev.Query, iq: ev.IQuery, hooked: true})
+	d := e.decide(sctx, span, g, st)
 	if d.to != "" {
 		ev.Query = d.to // later hooks (bunotel) record what runs
 	}

@@ -38,6 +38,10 @@ type statement struct {
 	query  string
 	iq     bun.Query // the builder query; nil when it did not pass bun's hooks
 	hooked bool
+	// cached is the guard's verdict on query for the bound tenant when the
+	// guard's cache held it (Guard.Cached, isCached).
+	cached   sqlguard.Verdict
+	isCached bool
 }
 
 // decision is what the pipeline tells the driver layer about one statement.
@@ -185,6 +189,9 @@ func (e *Enforcer) admit(ctx context.Context, g *sqlguard.Guard, query string) e
 // re-rendered with the tenant predicate and checked again, and to is the
 // statement to run instead when that succeeds.
 func (e *Enforcer) verify(g *sqlguard.Guard, st statement, tenant string) (v sqlguard.Verdict, to string) {
+	if st.isCached {
+		return st.cached, "" // the cache holds only verified statements
+	}
 	v = g.Check(st.query, tenant)
 	if v.OK() {
 		return v, ""

@@ -20,11 +20,28 @@ func (g *Guard) Admit(sql string) Verdict {
 	c := checkerPool.Get().(*checker)
 	c.g, c.sql = g, sql
 	c.closed = g.closed
+	// Admitted statements are cached like verified ones (cache.go), under
+	// a key no tenant can have.
+	keyed := g.cache != nil && c.cacheKey(sql, admitKey)
+	if keyed {
+		if v, ok := g.cache.get(c.key); ok {
+			c.reset()
+			checkerPool.Put(c)
+			return v
+		}
+	}
 	v := c.admit()
+	if keyed && v.OK() {
+		g.cache.put(c.key, v)
+	}
 	c.reset()
 	checkerPool.Put(c)
 	return v
 }
+
+// admitKey stands for the tenant in the cache keys of Admit: a control
+// byte, which no tenant id holds (package scope refuses them).
+const admitKey = "\x02"
 
 func (c *checker) admit() Verdict {
 	if !c.lex() {

@@ -133,8 +133,9 @@ func allRawCases() []rawCase {
 
 // TestVerdictCacheSound checks the property the cache rests on, against the
 // uncached checker: statements that differ only in the integer literals
-// the key masks get the same verdict. It runs every raw case of the package
-// (and its renumbered copies) on every dialect, open and closed world.
+// the key masks get the same verdict, from Check and from Admit. It runs
+// every raw case of the package (and its renumbered copies) on every
+// dialect, open and closed world.
 func TestVerdictCacheSound(t *testing.T) {
 	checked := 0
 	for _, d := range []Dialect{Postgres, SQLite, MySQL} {
@@ -168,6 +169,12 @@ func TestVerdictCacheSound(t *testing.T) {
 					}
 					if v := g.Check(other, tenant); !sameVerdict(v, got) {
 						t.Errorf("cached %v, parsed %v: %s", v, got, other)
+					}
+					// Admit (cached under its own key) likewise
+					if a, b := plain.Admit(rc.sql), plain.Admit(other); !sameVerdict(a, b) {
+						t.Errorf("%v: Admit differs with other numbers:\n  %s => %v\n  %s => %v", d, rc.sql, a, other, b)
+					} else if v := g.Admit(other); !sameVerdict(v, b) {
+						t.Errorf("cached Admit %v, parsed %v: %s", v, b, other)
 					}
 				}
 				checked++
@@ -224,6 +231,9 @@ func FuzzVerdictCache(f *testing.F) {
 		for _, g := range guards {
 			if a, b := g.Check(sql, tenantA), g.Check(other, tenantA); !sameVerdict(a, b) {
 				t.Fatalf("%v: verdicts differ with other numbers:\n  %q => %v\n  %q => %v", g.dialect, sql, a, other, b)
+			}
+			if a, b := g.Admit(sql), g.Admit(other); !sameVerdict(a, b) {
+				t.Fatalf("%v: Admit differs with other numbers:\n  %q => %v\n  %q => %v", g.dialect, sql, a, other, b)
 			}
 		}
 	})
