@@ -303,23 +303,17 @@ func (kv *keyValues) add(v any) {
 	}
 }
 
-func (kv *keyValues) addInt(i int64) {
-	if kv.ints == nil {
-		kv.ints = map[int64]struct{}{}
-	}
-	if _, dup := kv.ints[i]; !dup {
-		kv.ints[i] = struct{}{}
-		kv.vals = append(kv.vals, i)
-	}
-}
+func (kv *keyValues) addInt(i int64)     { addDistinct(&kv.ints, &kv.vals, i) }
+func (kv *keyValues) addString(s string) { addDistinct(&kv.strs, &kv.vals, s) }
 
-func (kv *keyValues) addString(s string) {
-	if kv.strs == nil {
-		kv.strs = map[string]struct{}{}
+// addDistinct appends k to vals unless seen holds it (boxing it only then).
+func addDistinct[K comparable](seen *map[K]struct{}, vals *[]any, k K) {
+	if *seen == nil {
+		*seen = map[K]struct{}{}
 	}
-	if _, dup := kv.strs[s]; !dup {
-		kv.strs[s] = struct{}{}
-		kv.vals = append(kv.vals, s)
+	if _, dup := (*seen)[k]; !dup {
+		(*seen)[k] = struct{}{}
+		*vals = append(*vals, k)
 	}
 }
 
