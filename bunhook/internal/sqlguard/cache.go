@@ -82,7 +82,7 @@ func (g *Guard) Cached(sql, tenant string) (Verdict, bool) {
 	if c.cacheKey(sql, tenant) {
 		v, ok = g.cache.get(c.key)
 	}
-	c.reset()
+	c.key, c.marks = c.key[:0], c.marks[:0] // nothing else of c was used
 	checkerPool.Put(c)
 	return v, ok
 }
@@ -120,42 +120,36 @@ var keyClass = func() (t [256]uint8) {
 }()
 
 // cacheKey builds the key of sql under tenant into c.key and reports
-// whether the statement may be cached.
+// whether the statement may be cached. A first pass finds the integer
+// literals to mask (c.marks) without copying anything; the key is then
+// copied in as many pieces as there are literals, plus one.
 func (c *checker) cacheKey(sql, tenant string) bool {
+	n := len(sql)
 	// A backslash may escape a quote (MySQL strings, PostgreSQL E''
 	// strings): the scan below could not tell where such a string ends.
-	if len(sql) > maxCachedLen || strings.IndexByte(sql, '\\') >= 0 {
+	if n > maxCachedLen || strings.IndexByte(sql, '\\') >= 0 {
 		return false
 	}
-	k := append(c.key[:0], tenant...)
-	k = append(k, 0)
-	n := len(sql)
+	marks := c.marks[:0]
 	for i := 0; i < n; {
-		// A run of bytes copied as they are, appended at once.
-		j := i
-		for j < n && keyClass[sql[j]] == kcCopy {
-			j++
-		}
-		k = append(k, sql[i:j]...)
-		if j == n {
-			break
-		}
-		i = j
 		b := sql[i]
 		switch keyClass[b] {
+		case kcCopy:
+			i++
 		case kcNever:
 			return false
 		case kcQuote:
-			// Verbatim up to the closing quote (a doubled quote closes and
-			// opens again). Bytes inside quotes are never masked, so the
-			// key tells them apart from the text outside.
-			j := strings.IndexByte(sql[i+1:], b)
-			if j < 0 {
+			// Up to the closing quote (a doubled quote closes and opens
+			// again). Bytes inside quotes are never masked, so the key
+			// tells them apart from the text outside.
+			i++
+			for i < n && sql[i] != b {
+				i++
+			}
+			if i == n {
 				return false
 			}
-			j += i + 1
-			k = append(k, sql[i:j+1]...)
-			i = j + 1
+			i++
 		case kcDigit:
 			j := i + 1
 			for j < n && sql[j] >= '0' && sql[j] <= '9' {
@@ -164,20 +158,26 @@ func (c *checker) cacheKey(sql, tenant string) bool {
 			// Only a standalone integer: not part of a name (c1, 1abc in
 			// MySQL), a decimal (1.5, .5, t.1), an exponent (1e5) or a hex
 			// literal (0x1F).
-			if (i > 0 && (identByte[sql[i-1]] || sql[i-1] == '.')) || (j < n && (identByte[sql[j]] || sql[j] == '.')) {
-				k = append(k, sql[i:j]...)
-			} else {
-				k = append(k, numMark)
+			if (i == 0 || !identByte[sql[i-1]] && sql[i-1] != '.') && (j == n || !identByte[sql[j]] && sql[j] != '.') {
+				marks = append(marks, int32(i), int32(j))
 			}
 			i = j
 		default: // kcDash, kcSlash
 			if i+1 < n && ((b == '-' && sql[i+1] == '-') || (b == '/' && sql[i+1] == '*')) {
 				return false
 			}
-			k = append(k, b)
 			i++
 		}
 	}
-	c.key = k
+	c.marks = marks
+	k := append(c.key[:0], tenant...)
+	k = append(k, 0)
+	prev := 0
+	for m := 0; m < len(marks); m += 2 {
+		k = append(k, sql[prev:marks[m]]...)
+		k = append(k, numMark)
+		prev = int(marks[m+1])
+	}
+	c.key = append(k, sql[prev:]...)
 	return true
 }

@@ -65,7 +65,8 @@ type checker struct {
 	count     int
 	attempted string
 
-	key []byte // the verdict cache's key of the statement (cache.go)
+	key   []byte  // the verdict cache's key of the statement (cache.go)
+	marks []int32 // the integer literals the key masks: start, end pairs
 }
 
 var checkerPool = sync.Pool{New: func() any {
@@ -87,7 +88,8 @@ func (g *Guard) Check(sql, tenant string) Verdict {
 	keyed := tenant != "" && g.cache != nil && c.cacheKey(sql, tenant)
 	if keyed {
 		if v, ok := g.cache.get(c.key); ok {
-			c.reset()
+			c.g, c.sql, c.tenant, c.closed = nil, "", "", false // nothing else was used
+			c.key, c.marks = c.key[:0], c.marks[:0]
 			checkerPool.Put(c)
 			return v
 		}
@@ -148,6 +150,7 @@ func (c *checker) reset() {
 		cands:    c.cands[:0],
 		eqs:      c.eqs[:0],
 		key:      c.key[:0],
+		marks:    c.marks[:0],
 	}
 }
 
