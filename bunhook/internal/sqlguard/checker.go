@@ -52,6 +52,10 @@ type checker struct {
 	// one token, like the lexer's, and over the guard's own tables are not
 	// counted. Past budget the parse fails closed (live).
 	steps, budget int
+	// scanned counts the bytes the lexer's searches (closing quotes,
+	// backslashes, dollar tags) examined: at most twice the text's length
+	// (read by tests only).
+	scanned int
 
 	kind   Kind
 	op     string

@@ -362,6 +362,7 @@ func (c *checker) lexDollar(toks []token, i int) ([]token, int) {
 	}
 	tag := s[i : j+1]
 	k := strings.Index(s[j+1:], tag)
+	c.scanned += searched(k, n-j-1)
 	if k < 0 {
 		return toks, c.lexError(i, "unterminated dollar-quoted string")
 	}
@@ -443,6 +444,7 @@ func (c *checker) lexQuoted(toks []token, i int, closeq byte) ([]token, int) {
 	j := i + 1
 	for {
 		k := strings.IndexByte(s[j:], closeq)
+		c.scanned += searched(k, n-j)
 		if k < 0 {
 			return toks, c.lexError(i, "unterminated quoted identifier")
 		}
@@ -507,6 +509,16 @@ func (c *checker) fastQuotedIdent(toks *[]token, i int, quote byte) (next int, o
 	return j + 1, true
 }
 
+// searched is how many bytes a search of rest bytes that returned k
+// examined (a counter for tests: the lexer's searches must not look past
+// what they consume, see TestLexerSearchesLinear).
+func searched(k, rest int) int {
+	if k < 0 {
+		return rest
+	}
+	return k + 1
+}
+
 // lexString reads a string literal starting at s[i] == q and returns the
 // index after it and its flags. With backslash set (MySQL), backslash
 // escapes are honoured; a backslash that escapes the closing quote is
@@ -519,8 +531,14 @@ func (c *checker) lexString(i int, q byte, backslash bool) (int, uint8, bool) {
 	j := i + 1
 	for {
 		k := strings.IndexByte(s[j:], q)
-		if backslash {
-			if b := strings.IndexByte(s[j:], '\\'); b >= 0 && (k < 0 || b < k) {
+		c.scanned += searched(k, n-j)
+		// A backslash is looked for only up to the quote: searching the
+		// rest of the text for each string made a MySQL INSERT of many rows
+		// quadratic.
+		if backslash && k >= 0 {
+			b := strings.IndexByte(s[j:j+k], '\\')
+			c.scanned += searched(b, k)
+			if b >= 0 {
 				flags |= tfBackslash
 				j += b
 				if j+1 < n && s[j+1] == q {
