@@ -1,7 +1,8 @@
 // Command benchratio prints the ratio table of BenchmarkCompare (bunhook):
 // for every database and workload, the median time and allocations of
-// plain bun (impl=plain) and of bunhook (impl=bunhook), their ratio, the
-// goal of issue 11 and whether it is met. It reads Go benchmark output
+// plain bun (impl=plain) and of bunhook (impl=bunhook), their ratio (the
+// median of the ratios of each round, whose two sides ran one after the
+// other), the goal of issue 11 and whether it is met. It reads Go benchmark output
 // (several runs of the same benchmarks, as `make bench-compare` writes) on
 // standard input or from the files named as arguments, and writes a
 // Markdown table.

@@ -126,20 +126,29 @@ func medianOf(ss []sample, f func(sample) float64) float64 {
 	return median(xs)
 }
 
-// result is one line of the table.
+// result is one line of the table: medians of each side, and the median
+// of the per-round ratios (the i-th result of each side come from the same
+// round of `make bench-compare`, run one after the other, so a slow spell
+// of the machine weighs on both).
 type result struct {
 	db, op                string
 	plainNs, otherNs      float64
+	ratio                 float64 // median of bunhook/plain per round
 	plainAllocs, otherAll float64
 	hasAllocs             bool
-	n                     int // runs per side (the smaller)
+	n                     int // rounds (the smaller side)
 }
 
 func (r *row) result() (result, bool) {
 	if len(r.plain) == 0 || len(r.other) == 0 {
 		return result{}, false
 	}
-	res := result{db: r.db, op: r.op, n: min(len(r.plain), len(r.other)),
+	n := min(len(r.plain), len(r.other))
+	ratios := make([]float64, n)
+	for i := range ratios {
+		ratios[i] = r.other[i].ns / r.plain[i].ns
+	}
+	res := result{db: r.db, op: r.op, n: n, ratio: median(ratios),
 		plainNs: medianOf(r.plain, func(s sample) float64 { return s.ns }),
 		otherNs: medianOf(r.other, func(s sample) float64 { return s.ns })}
 	if r.plain[0].hasAllocs && r.other[0].hasAllocs {
@@ -162,10 +171,10 @@ const (
 
 // verdict returns the shown ratio, the goal as text and whether it is met.
 func (r result) verdict() (ratio, goal string, ok bool) {
-	rt := r.otherNs / r.plainNs
+	rt := r.ratio
 	switch {
 	case r.op == "parallel16":
-		tp := r.plainNs / r.otherNs
+		tp := 1 / rt
 		return fmt.Sprintf("%.2f (q/s)", tp), fmt.Sprintf("≥ %.2f", goalThroughput), tp >= goalThroughput
 	case r.op == "point-traced":
 		return fmt.Sprintf("%.2f", rt), fmt.Sprintf("≤ %.2f", goalTraced), rt <= goalTraced
@@ -185,6 +194,7 @@ func (s *samples) table(out io.Writer) error {
 		}
 	}
 	w := &errWriter{w: out}
+	w.printf("Medians of %d rounds; the ratio is the median of the per-round ratios.\n\n", rounds(results))
 	w.printf("| db | workload | plain bun | bunhook | ratio | goal | allocs plain → bunhook | met |\n")
 	w.printf("|---|---|---|---|---|---|---|---|\n")
 	for _, r := range results {
@@ -198,7 +208,7 @@ func (s *samples) table(out io.Writer) error {
 	}
 	w.printf("\n")
 	w.printf("| db | marginal cost of bunhook | measured | goal | met |\n|---|---|---|---|---|\n")
-	for _, m := range marginals(results) {
+	for _, m := range marginals(s) {
 		w.printf("| %s | %s | %s | ≤ %s | %s |\n", m.db, m.what, dur(m.ns), dur(m.goal), met(m.ns <= m.goal))
 	}
 	return w.err
@@ -211,32 +221,53 @@ type marginal struct {
 	ns, goal float64
 }
 
-func marginals(results []result) []marginal {
-	extra := map[string]float64{}
+func marginals(s *samples) []marginal {
 	var dbs []string
-	for _, r := range results {
-		if !slices.Contains(dbs, r.db) {
-			dbs = append(dbs, r.db)
+	for _, k := range s.order {
+		if db := s.rows[k].db; !slices.Contains(dbs, db) {
+			dbs = append(dbs, db)
 		}
-		extra[r.db+"\x00"+r.op] = r.otherNs - r.plainNs
 	}
 	var ms []marginal
 	for _, db := range dbs {
-		for _, s := range []struct {
+		for _, m := range []struct {
 			what, lo, hi string
 			steps, goal  float64
 		}{
 			{"per extra join (joins=0 → 8)", "joins=0", "joins=8", 8, goalPerJoinNs},
 			{"per IN parameter (in=1 → 1000)", "in=1", "in=1000", 999, goalPerParamNs},
 		} {
-			lo, ok1 := extra[db+"\x00"+s.lo]
-			hi, ok2 := extra[db+"\x00"+s.hi]
-			if ok1 && ok2 {
-				ms = append(ms, marginal{db: db, what: s.what, ns: (hi - lo) / s.steps, goal: s.goal})
+			lo, hi := s.rows[db+"\x00"+m.lo], s.rows[db+"\x00"+m.hi]
+			if lo == nil || hi == nil {
+				continue
 			}
+			// bunhook's extra time at each end of the series, round by
+			// round; the marginal cost is the median of their slopes.
+			n := min(len(lo.plain), len(lo.other), len(hi.plain), len(hi.other))
+			if n == 0 {
+				continue
+			}
+			slopes := make([]float64, n)
+			for i := range slopes {
+				extraLo := lo.other[i].ns - lo.plain[i].ns
+				extraHi := hi.other[i].ns - hi.plain[i].ns
+				slopes[i] = (extraHi - extraLo) / m.steps
+			}
+			ms = append(ms, marginal{db: db, what: m.what, ns: median(slopes), goal: m.goal})
 		}
 	}
 	return ms
+}
+
+// rounds is the smallest number of rounds of any line.
+func rounds(results []result) int {
+	n := 0
+	for i, r := range results {
+		if i == 0 || r.n < n {
+			n = r.n
+		}
+	}
+	return n
 }
 
 func met(ok bool) string {
