@@ -12,7 +12,7 @@ type Conn struct {
 
 	inTx          bool
 	txTenant      string // the setting inside the current transaction (unknownTenant: re-set it)
-	sessionTenant string // the setting at session level ("" = unset)
+	sessionTenant string // the setting at session level ("" = unset, unknownTenant: re-set it)
 	bad           bool   // the setting could not be cleared: never reuse
 }
 

@@ -242,6 +242,36 @@ func TestSettingQuotesTenant(t *testing.T) {
 	}
 }
 
+// TestFailedSettingIsSetAgain: when the round trip that sets the tenant
+// fails, the value on the server is unknown, and the next statement sets
+// it again even for the tenant recorded before.
+func TestFailedSettingIsSetAgain(t *testing.T) {
+	db, fd := open(t, "app.tenant_id")
+	setFail := func(fail bool) {
+		fd.mu.Lock()
+		fd.failSet = fail
+		fd.mu.Unlock()
+	}
+	if _, err := db.ExecContext(tenant("A"), "SELECT 1"); err != nil {
+		t.Fatal(err)
+	}
+	setFail(true)
+	if _, err := db.ExecContext(tenant("B"), "SELECT 2"); err == nil {
+		t.Fatal("a statement ran although its tenant could not be set")
+	}
+	setFail(false)
+	if _, err := db.ExecContext(tenant("A"), "SELECT 3"); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{
+		"SELECT set_config('app.tenant_id', 'A', false)", "SELECT 1",
+		"SELECT set_config('app.tenant_id', 'A', false)", "SELECT 3",
+	}
+	if got := fd.take(); !slices.Equal(got, want) {
+		t.Fatalf("driver log\n got  %q\n want %q", got, want)
+	}
+}
+
 func TestRefusing(t *testing.T) {
 	fallback := errors.New("fallback")
 	db := sql.OpenDB(Refusing(func(ctx context.Context) error {
