@@ -240,6 +240,15 @@ func TestSettingQuotesTenant(t *testing.T) {
 	if got := fd.take(); got[0] != "SELECT set_config('app.tenant_id', 'o''brien', false)" {
 		t.Fatalf("setting statement %q", got[0])
 	}
+	// A backslash (possible with a custom tenant pattern) is quoted in an
+	// escape string, which means the same whatever
+	// standard_conforming_strings says.
+	if _, err := db.ExecContext(tenant(`a\'b`), "S"); err != nil {
+		t.Fatal(err)
+	}
+	if got := fd.take(); got[0] != `SELECT set_config('app.tenant_id', E'a\\''b', false)` {
+		t.Fatalf("setting statement %q", got[0])
+	}
 }
 
 // TestFailedSettingIsSetAgain: when the round trip that sets the tenant

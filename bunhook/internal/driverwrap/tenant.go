@@ -195,6 +195,13 @@ func boolSQL(b bool) string {
 	return "false"
 }
 
+// quoteLiteral quotes s as a string literal that means s whatever
+// standard_conforming_strings says: with a backslash in s, as an escape
+// string (E'...') with the backslashes doubled too.
 func quoteLiteral(s string) string {
-	return "'" + strings.ReplaceAll(s, "'", "''") + "'"
+	q := "'" + strings.ReplaceAll(s, "'", "''") + "'"
+	if strings.Contains(s, `\`) {
+		return "E" + strings.ReplaceAll(q, `\`, `\\`)
+	}
+	return q
 }
