@@ -24,6 +24,10 @@ type fakeDriver struct {
 	failSet bool // setting statements fail
 }
 
+// failWord in a statement makes Exec and Query of it fail; rowFailWord makes
+// the second Next of its rows fail.
+const failWord, rowFailWord = "fail_now", "fail_in_rows"
+
 func (d *fakeDriver) add(s string) {
 	d.mu.Lock()
 	d.log = append(d.log, s)
@@ -76,12 +80,37 @@ func (c *fakeConn) ExecContext(_ context.Context, q string, _ []driver.NamedValu
 		return nil, errors.New("setting failed")
 	}
 	c.d.add(q)
+	if strings.Contains(q, failWord) {
+		return nil, errStatement
+	}
 	return driver.RowsAffected(1), nil
 }
 
 func (c *fakeConn) QueryContext(_ context.Context, q string, _ []driver.NamedValue) (driver.Rows, error) {
 	c.d.add(q)
+	switch {
+	case strings.Contains(q, failWord):
+		return nil, errStatement
+	case strings.Contains(q, rowFailWord):
+		return &failingRows{}, nil
+	}
 	return fakeRows{}, nil
+}
+
+var errStatement = errors.New("the statement failed")
+
+// failingRows return one row, then errStatement.
+type failingRows struct{ n int }
+
+func (*failingRows) Columns() []string { return []string{"x"} }
+func (*failingRows) Close() error      { return nil }
+func (r *failingRows) Next(dest []driver.Value) error {
+	r.n++
+	if r.n > 1 {
+		return errStatement
+	}
+	dest[0] = int64(1)
+	return nil
 }
 
 type (

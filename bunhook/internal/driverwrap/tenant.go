@@ -131,6 +131,13 @@ func classify(query string) statementClass {
 	return otherStatement
 }
 
+// rollsBack reports whether query is a ROLLBACK (of the transaction, to a
+// savepoint, or of a prepared transaction) or ABORT.
+func rollsBack(query string) bool {
+	w, _ := firstWord(query)
+	return strings.EqualFold(w, "ROLLBACK") || strings.EqualFold(w, "ABORT")
+}
+
 // firstWord returns the first word of s after white space, comments
 // (-- to end of line, /* */ nested as PostgreSQL nests them) and opening
 // parentheses, and the text after it.
