@@ -45,9 +45,10 @@ type combining struct {
 	how Combine
 }
 
-// combined is a change of the setting sent in front of a statement. It is
-// recorded when the statement completes without error, unless the
-// connection has been used since (gen) or entered or left a transaction.
+// combined is a change of the setting sent in front of a statement (none
+// when c is nil). It is recorded when the statement completes without
+// error, unless the connection has been used since (gen) or entered or left
+// a transaction.
 type combined struct {
 	c      *Conn
 	gen    uint64
@@ -59,7 +60,7 @@ type combined struct {
 // since the combined statement was sent. Otherwise the value stays unknown.
 func (p *combined) done(ok bool) {
 	c := p.c
-	if ok && c.gen == p.gen && c.inTx == p.local {
+	if ok && c != nil && c.gen == p.gen && c.inTx == p.local {
 		c.record(p.tenant, p.local)
 	}
 }
@@ -67,20 +68,26 @@ func (p *combined) done(ok bool) {
 // combine returns the text that sets the setting to want and runs run in
 // the same message, and what to record once it has completed, when the
 // statement may be combined (how is enabled for the driver, no arguments,
-// a single plain statement); otherwise "", nil. The value is unknown from
-// now until the statement completes.
-func (c *Conn) combine(run, want string, local bool, how Combine, nargs int) (string, *combined) {
+// a single plain statement); otherwise "" and none. The value is unknown
+// from now until the statement completes.
+func (c *Conn) combine(run, want string, local bool, how Combine, nargs int) (string, combined) {
 	if c.cfg.Combine&how == 0 || nargs != 0 || c.cfg.setIdent == "" ||
 		strings.IndexByte(run, ';') >= 0 || classify(run) != plainStatement {
-		return "", nil
+		return "", combined{}
 	}
 	c.record(unknownTenant, local)
-	set := "SET "
+	var sb strings.Builder
+	sb.Grow(24 + len(c.cfg.setIdent) + len(want) + len(run))
+	sb.WriteString("SET ")
 	if local {
-		set = "SET LOCAL "
+		sb.WriteString("LOCAL ")
 	}
-	return set + c.cfg.setIdent + " TO " + quoteLiteral(want) + "; " + run,
-		&combined{c: c, gen: c.gen, tenant: want, local: local}
+	sb.WriteString(c.cfg.setIdent)
+	sb.WriteString(" TO ")
+	writeLiteral(&sb, want)
+	sb.WriteString("; ")
+	sb.WriteString(run)
+	return sb.String(), combined{c: c, gen: c.gen, tenant: want, local: local}
 }
 
 // quoteSetting returns the setting's name as a SET statement names it
@@ -102,23 +109,21 @@ func quoteSetting(name string) string {
 // returns nil first), and leave it unknown after an error.
 type settlingRows struct {
 	driver.Rows
-	p *combined // nil once settled
+	p combined // none once settled
 }
 
 func (r *settlingRows) Next(dest []driver.Value) error {
 	err := r.Rows.Next(dest)
-	if err != nil && r.p != nil {
+	if err != nil {
 		r.p.done(err == io.EOF)
-		r.p = nil
+		r.p = combined{}
 	}
 	return err
 }
 
 func (r *settlingRows) Close() error {
 	err := r.Rows.Close()
-	if r.p != nil {
-		r.p.done(err == nil)
-		r.p = nil
-	}
+	r.p.done(err == nil)
+	r.p = combined{}
 	return err
 }

@@ -57,25 +57,25 @@ func (c *Conn) Unwrap() driver.Conn {
 // round trip of its own first. A ROLLBACK (to a savepoint or not) reads no
 // row and runs no trigger: it needs no tenant, and is the one statement an
 // aborted transaction accepts.
-func (c *Conn) admit(ctx context.Context, query string, how Combine, nargs int) (string, *combined, error) {
+func (c *Conn) admit(ctx context.Context, query string, how Combine, nargs int) (string, combined, error) {
 	run, err := c.cfg.Gate.Statement(ctx, query)
 	if err != nil {
-		return "", nil, err
+		return "", combined{}, err
 	}
 	c.gen++
 	if c.cfg.Setting == "" {
-		return run, nil, nil
+		return run, combined{}, nil
 	}
 	if want, local, change := c.wantTenant(ctx); change && !rollsBack(run) {
-		if sql, p := c.combine(run, want, local, how, nargs); p != nil {
+		if sql, p := c.combine(run, want, local, how, nargs); p.c != nil {
 			return sql, p, nil // a plain statement: afterStatement has nothing to forget
 		}
 		if err := c.setTenant(ctx, want, local); err != nil {
-			return "", nil, err
+			return "", combined{}, err
 		}
 	}
 	c.afterStatement(run)
-	return run, nil, nil
+	return run, combined{}, nil
 }
 
 // Prepare prepares query without a context.
@@ -147,9 +147,7 @@ func (c *Conn) ExecContext(ctx context.Context, query string, args []driver.Name
 		return nil, err
 	}
 	res, err := ec.ExecContext(ctx, run, args)
-	if p != nil {
-		p.done(err == nil)
-	}
+	p.done(err == nil)
 	return res, err
 }
 
@@ -164,7 +162,7 @@ func (c *Conn) QueryContext(ctx context.Context, query string, args []driver.Nam
 		return nil, err
 	}
 	rows, err := qc.QueryContext(ctx, run, args)
-	if p == nil || err != nil {
+	if p.c == nil || err != nil {
 		return rows, err // after an error a combined value stays unknown
 	}
 	return &settlingRows{Rows: rows, p: p}, nil

@@ -44,7 +44,14 @@ func (c *Conn) wantTenant(ctx context.Context) (want string, local, change bool)
 // same. When the round trip fails the value is unknown (the server may or
 // may not have applied it): the next statement sets it again.
 func (c *Conn) setTenant(ctx context.Context, tenant string, local bool) error {
-	q := "SELECT set_config(" + quoteLiteral(c.cfg.Setting) + ", " + quoteLiteral(tenant) + ", " + boolSQL(local) + ")"
+	var sb strings.Builder
+	sb.Grow(40 + len(c.cfg.Setting) + len(tenant))
+	sb.WriteString("SELECT set_config(")
+	writeLiteral(&sb, c.cfg.Setting)
+	sb.WriteString(", ")
+	writeLiteral(&sb, tenant)
+	sb.WriteString(", " + boolSQL(local) + ")")
+	q := sb.String()
 	var err error
 	switch ic := c.inner.(type) {
 	case driver.ExecerContext:
@@ -202,13 +209,19 @@ func boolSQL(b bool) string {
 	return "false"
 }
 
-// quoteLiteral quotes s as a string literal that means s whatever
+// writeLiteral writes s quoted as a string literal that means s whatever
 // standard_conforming_strings says: with a backslash in s, as an escape
 // string (E'...') with the backslashes doubled too.
-func quoteLiteral(s string) string {
-	q := "'" + strings.ReplaceAll(s, "'", "''") + "'"
-	if strings.Contains(s, `\`) {
-		return "E" + strings.ReplaceAll(q, `\`, `\\`)
+func writeLiteral(sb *strings.Builder, s string) {
+	if strings.IndexByte(s, '\\') >= 0 {
+		sb.WriteByte('E')
 	}
-	return q
+	sb.WriteByte('\'')
+	for i := 0; i < len(s); i++ {
+		if s[i] == '\'' || s[i] == '\\' {
+			sb.WriteByte(s[i])
+		}
+		sb.WriteByte(s[i])
+	}
+	sb.WriteByte('\'')
 }
