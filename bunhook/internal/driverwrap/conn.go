@@ -179,8 +179,9 @@ func (c *Conn) Ping(ctx context.Context) error {
 // ResetSession defers to the inner connection. A session-level tenant
 // setting is left in place: every statement of the next user passes
 // admit, which sets the setting to that statement's tenant (or clears it)
-// before the statement runs, so nothing inherits it, and a user that stays
-// with one tenant pays no round trip for it.
+// before the statement runs, in front of it or in a round trip of its own
+// (a ROLLBACK, which reads nothing, excepted), so nothing inherits it, and
+// a user that stays with one tenant pays nothing for it.
 func (c *Conn) ResetSession(ctx context.Context) error {
 	if c.bad {
 		return driver.ErrBadConn
