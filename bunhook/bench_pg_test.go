@@ -114,10 +114,11 @@ func oneRow(res interface{ RowsAffected() (int64, error) }, err error) error {
 	if err != nil {
 		return err
 	}
-	if n, err := res.RowsAffected(); err != nil || n != 1 {
-		return fmt.Errorf("%d rows affected (%v), want 1", n, err)
+	n, err := res.RowsAffected()
+	if err == nil && n != 1 {
+		err = fmt.Errorf("%d rows affected, want 1", n)
 	}
-	return nil
+	return err
 }
 
 func mustPgxConfig(b *testing.B, dsn string) *pgx.ConnConfig {

@@ -22,15 +22,16 @@ import (
 type Combine uint8
 
 const (
-	// CombineExec: ExecContext without arguments sends the text as one
-	// simple-protocol Query message and returns the last statement's
-	// command tag (RowsAffected) and the first error.
+	// CombineExec says that ExecContext without arguments sends the text
+	// as one simple-protocol Query message and returns the last
+	// statement's command tag (RowsAffected) and the first error.
 	CombineExec Combine = 1 << iota
-	// CombineQuery: QueryContext without arguments sends the text as one
-	// simple-protocol Query message and returns the rows of the first
-	// statement that has a row description (a SET has none), or the first
-	// error. Its rows implement only driver.Rows; Next returns io.EOF, and
-	// Close nil, only when the whole message completed without error.
+	// CombineQuery says that QueryContext without arguments sends the text
+	// as one simple-protocol Query message and returns the rows of the
+	// first statement that has a row description (a SET has none), or the
+	// first error. Its rows implement only driver.Rows; Next returns
+	// io.EOF, and Close nil, only when the whole message completed without
+	// error.
 	CombineQuery
 )
 
@@ -115,7 +116,9 @@ type settlingRows struct {
 func (r *settlingRows) Next(dest []driver.Value) error {
 	err := r.Rows.Next(dest)
 	if err != nil {
-		r.p.done(err == io.EOF)
+		// Exactly io.EOF, as database/sql tests it: an error that wraps
+		// io.EOF (a lost connection) is a failure.
+		r.p.done(err == io.EOF) //nolint:errorlint // see above
 		r.p = combined{}
 	}
 	return err

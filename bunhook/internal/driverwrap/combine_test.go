@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"database/sql/driver"
 	"errors"
+	"io"
 	"slices"
 	"testing"
 )
@@ -143,6 +144,7 @@ func TestCombinedFailureLeavesSettingUnknown(t *testing.T) {
 		{"exec", func(ctx context.Context) error { return exec(ctx, "UPDATE "+failWord) }, "UPDATE " + failWord},
 		{"query", func(ctx context.Context) error { return query(ctx, t, db, "SELECT "+failWord) }, "SELECT " + failWord},
 		{"rows", func(ctx context.Context) error { return query(ctx, t, db, "SELECT "+rowFailWord) }, "SELECT " + rowFailWord},
+		{"rows, wrapped io.EOF", func(ctx context.Context) error { return query(ctx, t, db, "SELECT "+eofFailWord) }, "SELECT " + eofFailWord},
 	}
 	for _, f := range failing {
 		for _, next := range []struct {
@@ -153,7 +155,7 @@ func TestCombinedFailureLeavesSettingUnknown(t *testing.T) {
 			if err := exec(a, "SELECT 1"); err != nil {
 				t.Fatal(err)
 			}
-			if err := f.run(b); !errors.Is(err, errStatement) {
+			if err := f.run(b); !errors.Is(err, errStatement) && !errors.Is(err, io.EOF) {
 				t.Fatalf("%s: the statement's own error, got %v", f.name, err)
 			}
 			if err := exec(next.ctx, "SELECT 2"); err != nil {

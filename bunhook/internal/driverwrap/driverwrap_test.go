@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"database/sql/driver"
 	"errors"
+	"fmt"
 	"io"
 	"slices"
 	"strings"
@@ -25,8 +26,9 @@ type fakeDriver struct {
 }
 
 // failWord in a statement makes Exec and Query of it fail; rowFailWord makes
-// the second Next of its rows fail.
-const failWord, rowFailWord = "fail_now", "fail_in_rows"
+// the second Next of its rows fail, and eofFailWord makes it fail with an
+// error that wraps io.EOF (a lost connection).
+const failWord, rowFailWord, eofFailWord = "fail_now", "fail_in_rows", "fail_eof"
 
 func (d *fakeDriver) add(s string) {
 	d.mu.Lock()
@@ -92,22 +94,27 @@ func (c *fakeConn) QueryContext(_ context.Context, q string, _ []driver.NamedVal
 	case strings.Contains(q, failWord):
 		return nil, errStatement
 	case strings.Contains(q, rowFailWord):
-		return &failingRows{}, nil
+		return &failingRows{err: errStatement}, nil
+	case strings.Contains(q, eofFailWord):
+		return &failingRows{err: fmt.Errorf("connection lost: %w", io.EOF)}, nil
 	}
 	return fakeRows{}, nil
 }
 
 var errStatement = errors.New("the statement failed")
 
-// failingRows return one row, then errStatement.
-type failingRows struct{ n int }
+// failingRows return one row, then err.
+type failingRows struct {
+	n   int
+	err error
+}
 
 func (*failingRows) Columns() []string { return []string{"x"} }
 func (*failingRows) Close() error      { return nil }
 func (r *failingRows) Next(dest []driver.Value) error {
 	r.n++
 	if r.n > 1 {
-		return errStatement
+		return r.err
 	}
 	dest[0] = int64(1)
 	return nil
