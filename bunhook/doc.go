@@ -97,10 +97,14 @@
 // re-rendered statement in place of the original, and on PostgreSQL keeps
 // app.tenant_id equal to each statement's tenant before it runs, in
 // transactions transaction-locally (for row-level security policies, layer
-// 4, see [RLSPolicySQL]): a round trip only when the value changes, and no
-// unscoped statement, nor the bare driver connection, inherits a tenant. Statements that
-// never passed the guard hook go through the same pipeline by their text:
-// SQL sent through the *sql.DB or *sql.Tx that bun embeds (db.DB, tx.Tx),
+// 4, see [RLSPolicySQL]): nothing is sent while the value holds; a change
+// travels in the statement's own round trip ("SET ...; statement") for a
+// statement without arguments opened with pgdb.Open (pgdriver), and for an
+// Exec with pgdb.OpenPgx, and costs a round trip of its own otherwise (pgx
+// queries, prepared statements, statements with arguments). No unscoped
+// statement, nor the bare driver connection, inherits a tenant. Statements
+// that never passed the guard hook go through the same pipeline by their
+// text: SQL sent through the *sql.DB or *sql.Tx that bun embeds (db.DB, tx.Tx),
 // prepared statements (again at every execution, with the executing
 // context), sql.Conn.Raw, and any *bun.DB built over the same pool without
 // the hook. Only the driver's own connection, reached with conn.Raw and

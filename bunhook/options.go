@@ -173,7 +173,8 @@ func WithDuplicateKeyUpdate() Option { return optionFunc(func(c *config) { c.all
 // WithoutRLSSetting stops the PostgreSQL driver layer from setting
 // app.tenant_id (on by default for PostgreSQL; the other dialects have no
 // RLS). The setting is what row-level security policies read: without
-// policies installed it protects nothing and costs a round trip whenever a
+// policies installed it protects nothing, and costs a SET in front of the
+// statement (or, where the driver cannot carry it, a round trip) whenever a
 // connection switches tenant.
 func WithoutRLSSetting() Option { return optionFunc(func(c *config) { c.rls = false }) }
 

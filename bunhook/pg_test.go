@@ -84,35 +84,7 @@ func TestPostgresRLSBackstop(t *testing.T) {
 			t.Parallel()
 			td := openTestDB(t, kind)
 			td.seed(t)
-			ctx := bypassCtx(t)
-			e, _ := bunhook.EnforcerOf(td.db)
-			if err := bunhook.EnableRLS(ctx, td.db, e); err != nil {
-				t.Fatal(err)
-			}
-			role := randName("ts_app_")
-			schema := td.rawString(t, "SELECT current_schema()")
-			for _, stmt := range []string{
-				"CREATE ROLE " + role + " LOGIN",
-				"GRANT USAGE ON SCHEMA " + schema + " TO " + role,
-				"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA " + schema + " TO " + role,
-				"GRANT USAGE ON ALL SEQUENCES IN SCHEMA " + schema + " TO " + role,
-			} {
-				if _, err := td.raw.ExecContext(context.Background(), stmt); err != nil {
-					t.Fatalf("%s: %v", stmt, err)
-				}
-			}
-			t.Cleanup(func() {
-				_, _ = td.raw.ExecContext(context.Background(), "DROP OWNED BY "+role)
-				_, _ = td.raw.ExecContext(context.Background(), "DROP ROLE "+role)
-			})
-			dsn := withQuery(withUser(env(t, "TS_PG_DSN"), role), "search_path", schema)
-			open := pgOpen(kind)
-			app, err := open(dsn, bunhook.WithModels(allModels...), bunhook.WithMode(bunhook.ModeReport),
-				bunhook.WithAuditBus(td.bus), bunhook.WithObserver(td.obs))
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer app.Close()
+			app := openAsAppRole(t, td)
 			app.SetMaxOpenConns(1)
 
 			var invs []Invoice
@@ -129,7 +101,7 @@ func TestPostgresRLSBackstop(t *testing.T) {
 				t.Fatalf("no tenant bound: RLS count %d, %v; want 0", n, err)
 			}
 			// Moving a row to another tenant is refused by WITH CHECK.
-			_, err = app.NewRaw("UPDATE invoices SET tenant_id = 'B' WHERE tenant_id = 'A'").Exec(tenantCtx(t, "A"))
+			_, err := app.NewRaw("UPDATE invoices SET tenant_id = 'B' WHERE tenant_id = 'A'").Exec(tenantCtx(t, "A"))
 			if err == nil {
 				t.Fatal("RLS allowed moving rows to tenant B")
 			}
@@ -138,6 +110,42 @@ func TestPostgresRLSBackstop(t *testing.T) {
 			}
 		})
 	}
+}
+
+// openAsAppRole enables RLS on td's tables and returns td's schema opened,
+// in report-only mode, as a new role that does not own the tables (so the
+// policies apply to it); the role is dropped at cleanup.
+func openAsAppRole(t *testing.T, td *testDB) *bun.DB {
+	t.Helper()
+	ctx := bypassCtx(t)
+	e, _ := bunhook.EnforcerOf(td.db)
+	if err := bunhook.EnableRLS(ctx, td.db, e); err != nil {
+		t.Fatal(err)
+	}
+	role := randName("ts_app_")
+	schema := td.rawString(t, "SELECT current_schema()")
+	for _, stmt := range []string{
+		"CREATE ROLE " + role + " LOGIN",
+		"GRANT USAGE ON SCHEMA " + schema + " TO " + role,
+		"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA " + schema + " TO " + role,
+		"GRANT USAGE ON ALL SEQUENCES IN SCHEMA " + schema + " TO " + role,
+	} {
+		if _, err := td.raw.ExecContext(context.Background(), stmt); err != nil {
+			t.Fatalf("%s: %v", stmt, err)
+		}
+	}
+	t.Cleanup(func() {
+		_, _ = td.raw.ExecContext(context.Background(), "DROP OWNED BY "+role)
+		_, _ = td.raw.ExecContext(context.Background(), "DROP ROLE "+role)
+	})
+	dsn := withQuery(withUser(env(t, "TS_PG_DSN"), role), "search_path", schema)
+	app, err := pgOpen(td.kind)(dsn, bunhook.WithModels(allModels...), bunhook.WithMode(bunhook.ModeReport),
+		bunhook.WithAuditBus(td.bus), bunhook.WithObserver(td.obs))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = app.Close() })
+	return app
 }
 
 func pgOpen(kind string) func(string, ...bunhook.Option) (*bun.DB, error) {

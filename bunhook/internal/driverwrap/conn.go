@@ -12,8 +12,9 @@ type Conn struct {
 
 	inTx          bool
 	txTenant      string // the setting inside the current transaction (unknownTenant: re-set it)
-	sessionTenant string // the setting at session level ("" = unset)
+	sessionTenant string // the setting at session level ("" = unset, unknownTenant: re-set it)
 	bad           bool   // the setting could not be cleared: never reuse
+	gen           uint64 // counts the uses of the connection (see combined)
 }
 
 var (
@@ -39,6 +40,7 @@ func newConn(inner driver.Conn, cfg *Config) *Conn { return &Conn{inner: inner, 
 // use; the caller's use of the bare connection is not stopped (Unwrap
 // cannot return an error).
 func (c *Conn) Unwrap() driver.Conn {
+	c.gen++
 	if !c.inTx && c.sessionTenant != "" {
 		if err := c.setTenant(context.Background(), "", false); err != nil {
 			c.bad = true
@@ -48,19 +50,32 @@ func (c *Conn) Unwrap() driver.Conn {
 }
 
 // admit asks the gate about query and brings the tenant setting in step; it
-// returns the SQL to send.
-func (c *Conn) admit(ctx context.Context, query string) (string, error) {
+// returns the SQL to send. When the setting must change and the statement
+// can carry the change (how, nargs: see [Combine]), the SQL sets it in
+// front of the statement, and the returned combined records it once the
+// statement has completed; otherwise the setting is brought in step by a
+// round trip of its own first. A ROLLBACK (to a savepoint or not) reads no
+// row and runs no trigger: it needs no tenant, and is the one statement an
+// aborted transaction accepts.
+func (c *Conn) admit(ctx context.Context, query string, how Combine, nargs int) (string, combined, error) {
 	run, err := c.cfg.Gate.Statement(ctx, query)
 	if err != nil {
-		return "", err
+		return "", combined{}, err
 	}
-	if err := c.syncTenant(ctx); err != nil {
-		return "", err
+	c.gen++
+	if c.cfg.Setting == "" {
+		return run, combined{}, nil
 	}
-	if c.cfg.Setting != "" {
-		c.afterStatement(run)
+	if want, local, change := c.wantTenant(ctx); change && !rollsBack(run) {
+		if sql, p := c.combine(run, want, local, how, nargs); p.c != nil {
+			return sql, p, nil // a plain statement: afterStatement has nothing to forget
+		}
+		if err := c.setTenant(ctx, want, local); err != nil {
+			return "", combined{}, err
+		}
 	}
-	return run, nil
+	c.afterStatement(run)
+	return run, combined{}, nil
 }
 
 // Prepare prepares query without a context.
@@ -71,7 +86,7 @@ func (c *Conn) Prepare(query string) (driver.Stmt, error) {
 // PrepareContext checks query under ctx, then prepares what the gate says
 // to run. The statement is checked again at every execution.
 func (c *Conn) PrepareContext(ctx context.Context, query string) (driver.Stmt, error) {
-	run, err := c.admit(ctx, query)
+	run, _, err := c.admit(ctx, query, 0, 0)
 	if err != nil {
 		return nil, err
 	}
@@ -101,6 +116,7 @@ func (c *Conn) BeginTx(ctx context.Context, opts driver.TxOptions) (driver.Tx, e
 	if err := c.cfg.Gate.Begin(ctx); err != nil {
 		return nil, err
 	}
+	c.gen++
 	var tx driver.Tx
 	var err error
 	if bt, ok := c.inner.(driver.ConnBeginTx); ok {
@@ -126,11 +142,13 @@ func (c *Conn) ExecContext(ctx context.Context, query string, args []driver.Name
 	if !ok {
 		return nil, driver.ErrSkip // database/sql falls back to PrepareContext
 	}
-	run, err := c.admit(ctx, query)
+	run, p, err := c.admit(ctx, query, CombineExec, len(args))
 	if err != nil {
 		return nil, err
 	}
-	return ec.ExecContext(ctx, run, args)
+	res, err := ec.ExecContext(ctx, run, args)
+	p.done(err == nil)
+	return res, err
 }
 
 // QueryContext runs what the gate admits.
@@ -139,11 +157,15 @@ func (c *Conn) QueryContext(ctx context.Context, query string, args []driver.Nam
 	if !ok {
 		return nil, driver.ErrSkip
 	}
-	run, err := c.admit(ctx, query)
+	run, p, err := c.admit(ctx, query, CombineQuery, len(args))
 	if err != nil {
 		return nil, err
 	}
-	return qc.QueryContext(ctx, run, args)
+	rows, err := qc.QueryContext(ctx, run, args)
+	if p.c == nil || err != nil {
+		return rows, err // after an error a combined value stays unknown
+	}
+	return &settlingRows{Rows: rows, p: p}, nil
 }
 
 // Ping pings the inner connection.
@@ -157,8 +179,9 @@ func (c *Conn) Ping(ctx context.Context) error {
 // ResetSession defers to the inner connection. A session-level tenant
 // setting is left in place: every statement of the next user passes
 // admit, which sets the setting to that statement's tenant (or clears it)
-// before the statement runs, so nothing inherits it, and a user that stays
-// with one tenant pays no round trip for it.
+// before the statement runs, in front of it or in a round trip of its own
+// (a ROLLBACK, which reads nothing, excepted), so nothing inherits it, and
+// a user that stays with one tenant pays nothing for it.
 func (c *Conn) ResetSession(ctx context.Context) error {
 	if c.bad {
 		return driver.ErrBadConn

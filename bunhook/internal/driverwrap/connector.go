@@ -31,6 +31,12 @@ type Config struct {
 	// (PostgreSQL's app.tenant_id, read by row-level security policies), or
 	// "" for none.
 	Setting string
+	// Combine names the statements whose connection may carry a change of
+	// the setting in the statement's own round trip (see [Combine]); a
+	// connector marked with [Combining] adds its own.
+	Combine Combine
+
+	setIdent string // Setting as a SET statement names it
 }
 
 // Connector wraps a driver.Connector; see the package documentation.
@@ -45,8 +51,12 @@ type Driver struct {
 	cfg   Config
 }
 
-// New wraps inner.
+// New wraps inner (unwrapping a connector marked with [Combining]).
 func New(inner driver.Connector, cfg Config) *Connector {
+	if m, ok := inner.(combining); ok {
+		inner, cfg.Combine = m.Connector, cfg.Combine|m.how
+	}
+	cfg.setIdent = quoteSetting(cfg.Setting)
 	return &Connector{inner: inner, drv: &Driver{inner: inner.Driver(), cfg: cfg}}
 }
 

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"database/sql/driver"
 	"errors"
+	"fmt"
 	"io"
 	"slices"
 	"strings"
@@ -23,6 +24,11 @@ type fakeDriver struct {
 	opened  int  // connections opened
 	failSet bool // setting statements fail
 }
+
+// failWord in a statement makes Exec and Query of it fail; rowFailWord makes
+// the second Next of its rows fail, and eofFailWord makes it fail with an
+// error that wraps io.EOF (a lost connection).
+const failWord, rowFailWord, eofFailWord = "fail_now", "fail_in_rows", "fail_eof"
 
 func (d *fakeDriver) add(s string) {
 	d.mu.Lock()
@@ -76,12 +82,42 @@ func (c *fakeConn) ExecContext(_ context.Context, q string, _ []driver.NamedValu
 		return nil, errors.New("setting failed")
 	}
 	c.d.add(q)
+	if strings.Contains(q, failWord) {
+		return nil, errStatement
+	}
 	return driver.RowsAffected(1), nil
 }
 
 func (c *fakeConn) QueryContext(_ context.Context, q string, _ []driver.NamedValue) (driver.Rows, error) {
 	c.d.add(q)
+	switch {
+	case strings.Contains(q, failWord):
+		return nil, errStatement
+	case strings.Contains(q, rowFailWord):
+		return &failingRows{err: errStatement}, nil
+	case strings.Contains(q, eofFailWord):
+		return &failingRows{err: fmt.Errorf("connection lost: %w", io.EOF)}, nil
+	}
 	return fakeRows{}, nil
+}
+
+var errStatement = errors.New("the statement failed")
+
+// failingRows return one row, then err.
+type failingRows struct {
+	n   int
+	err error
+}
+
+func (*failingRows) Columns() []string { return []string{"x"} }
+func (*failingRows) Close() error      { return nil }
+func (r *failingRows) Next(dest []driver.Value) error {
+	r.n++
+	if r.n > 1 {
+		return r.err
+	}
+	dest[0] = int64(1)
+	return nil
 }
 
 type (
@@ -239,6 +275,45 @@ func TestSettingQuotesTenant(t *testing.T) {
 	}
 	if got := fd.take(); got[0] != "SELECT set_config('app.tenant_id', 'o''brien', false)" {
 		t.Fatalf("setting statement %q", got[0])
+	}
+	// A backslash (possible with a custom tenant pattern) is quoted in an
+	// escape string, which means the same whatever
+	// standard_conforming_strings says.
+	if _, err := db.ExecContext(tenant(`a\'b`), "S"); err != nil {
+		t.Fatal(err)
+	}
+	if got := fd.take(); got[0] != `SELECT set_config('app.tenant_id', E'a\\''b', false)` {
+		t.Fatalf("setting statement %q", got[0])
+	}
+}
+
+// TestFailedSettingIsSetAgain: when the round trip that sets the tenant
+// fails, the value on the server is unknown, and the next statement sets
+// it again even for the tenant recorded before.
+func TestFailedSettingIsSetAgain(t *testing.T) {
+	db, fd := open(t, "app.tenant_id")
+	setFail := func(fail bool) {
+		fd.mu.Lock()
+		fd.failSet = fail
+		fd.mu.Unlock()
+	}
+	if _, err := db.ExecContext(tenant("A"), "SELECT 1"); err != nil {
+		t.Fatal(err)
+	}
+	setFail(true)
+	if _, err := db.ExecContext(tenant("B"), "SELECT 2"); err == nil {
+		t.Fatal("a statement ran although its tenant could not be set")
+	}
+	setFail(false)
+	if _, err := db.ExecContext(tenant("A"), "SELECT 3"); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{
+		"SELECT set_config('app.tenant_id', 'A', false)", "SELECT 1",
+		"SELECT set_config('app.tenant_id', 'A', false)", "SELECT 3",
+	}
+	if got := fd.take(); !slices.Equal(got, want) {
+		t.Fatalf("driver log\n got  %q\n want %q", got, want)
 	}
 }
 

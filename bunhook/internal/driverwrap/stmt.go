@@ -28,7 +28,7 @@ func (s *Stmt) Close() error { return s.inner.Close() }
 func (s *Stmt) NumInput() int { return s.inner.NumInput() }
 
 func (s *Stmt) check(ctx context.Context) error {
-	_, err := s.c.admit(ctx, s.query)
+	_, _, err := s.c.admit(ctx, s.query, 0, 0) // a prepared statement's text is fixed: never combined
 	return err
 }
 

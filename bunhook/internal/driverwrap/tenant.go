@@ -7,7 +7,8 @@ import (
 	"strings"
 )
 
-// unknownTenant marks a transaction-local setting that must be set again.
+// unknownTenant marks a setting whose value is not known and must be set
+// again.
 // It is never a tenant (tenants are validated, NUL is refused).
 const unknownTenant = "\x00"
 
@@ -21,27 +22,36 @@ func (c *Conn) syncTenant(ctx context.Context) error {
 	if c.cfg.Setting == "" {
 		return nil
 	}
-	want := c.cfg.Gate.Tenant(ctx)
-	if c.inTx {
-		if c.txTenant == want {
-			return nil
-		}
-		if err := c.setTenant(ctx, want, true); err != nil {
-			return err
-		}
-		c.txTenant = want
+	want, local, change := c.wantTenant(ctx)
+	if !change {
 		return nil
 	}
-	if c.sessionTenant == want {
-		return nil
-	}
-	return c.setTenant(ctx, want, false)
+	return c.setTenant(ctx, want, local)
 }
 
-// setTenant runs set_config on the inner connection. Tenants are validated
-// before they are bound, and quoted here all the same.
+// wantTenant returns the tenant of ctx, whether the setting that must hold
+// it is the transaction-local one, and whether that setting must change.
+func (c *Conn) wantTenant(ctx context.Context) (want string, local, change bool) {
+	want = c.cfg.Gate.Tenant(ctx)
+	if c.inTx {
+		return want, true, c.txTenant != want
+	}
+	return want, false, c.sessionTenant != want
+}
+
+// setTenant runs set_config on the inner connection and records the value.
+// Tenants are validated before they are bound, and quoted here all the
+// same. When the round trip fails the value is unknown (the server may or
+// may not have applied it): the next statement sets it again.
 func (c *Conn) setTenant(ctx context.Context, tenant string, local bool) error {
-	q := "SELECT set_config(" + quoteLiteral(c.cfg.Setting) + ", " + quoteLiteral(tenant) + ", " + boolSQL(local) + ")"
+	var sb strings.Builder
+	sb.Grow(40 + len(c.cfg.Setting) + len(tenant))
+	sb.WriteString("SELECT set_config(")
+	writeLiteral(&sb, c.cfg.Setting)
+	sb.WriteString(", ")
+	writeLiteral(&sb, tenant)
+	sb.WriteString(", " + boolSQL(local) + ")")
+	q := sb.String()
 	var err error
 	switch ic := c.inner.(type) {
 	case driver.ExecerContext:
@@ -55,12 +65,21 @@ func (c *Conn) setTenant(ctx context.Context, tenant string, local bool) error {
 		}
 	}
 	if err != nil {
+		c.record(unknownTenant, local)
 		return errors.Join(errors.New("bunhook: setting "+c.cfg.Setting+" failed"), err)
 	}
-	if !local {
+	c.record(tenant, local)
+	return nil
+}
+
+// record notes the value the setting holds: the transaction-local one or
+// the session one.
+func (c *Conn) record(tenant string, local bool) {
+	if local {
+		c.txTenant = tenant
+	} else {
 		c.sessionTenant = tenant
 	}
-	return nil
 }
 
 // afterStatement forgets what the connection knows of the setting when
@@ -117,6 +136,13 @@ func classify(query string) statementClass {
 		}
 	}
 	return otherStatement
+}
+
+// rollsBack reports whether query is a ROLLBACK (of the transaction, to a
+// savepoint, or of a prepared transaction) or ABORT.
+func rollsBack(query string) bool {
+	w, _ := firstWord(query)
+	return strings.EqualFold(w, "ROLLBACK") || strings.EqualFold(w, "ABORT")
 }
 
 // firstWord returns the first word of s after white space, comments
@@ -183,6 +209,19 @@ func boolSQL(b bool) string {
 	return "false"
 }
 
-func quoteLiteral(s string) string {
-	return "'" + strings.ReplaceAll(s, "'", "''") + "'"
+// writeLiteral writes s quoted as a string literal that means s whatever
+// standard_conforming_strings says: with a backslash in s, as an escape
+// string (E'...') with the backslashes doubled too.
+func writeLiteral(sb *strings.Builder, s string) {
+	if strings.IndexByte(s, '\\') >= 0 {
+		sb.WriteByte('E')
+	}
+	sb.WriteByte('\'')
+	for i := 0; i < len(s); i++ {
+		if s[i] == '\'' || s[i] == '\\' {
+			sb.WriteByte(s[i])
+		}
+		sb.WriteByte(s[i])
+	}
+	sb.WriteByte('\'')
 }

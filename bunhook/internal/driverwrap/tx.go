@@ -12,11 +12,13 @@ type Tx struct {
 // Commit commits the transaction.
 func (t *Tx) Commit() error {
 	t.c.inTx = false
+	t.c.gen++
 	return t.inner.Commit()
 }
 
 // Rollback rolls the transaction back.
 func (t *Tx) Rollback() error {
 	t.c.inTx = false
+	t.c.gen++
 	return t.inner.Rollback()
 }
