@@ -114,8 +114,11 @@ bench: $(BENCHSTAT) ## Benchmarks (BENCH, COUNT, BENCHTIME, PKG) into bench.txt,
 # PostgreSQL (pgdriver and pgx) and MariaDB, plain bun against bunhook. The
 # test binary is built once and run COMPARE_COUNT times over the whole set,
 # so the two sides of every workload run side by side in each round
-# (interleaved); benchstat then compares them (-col /impl) and benchratio
-# prints the ratio table with the goals of issue 11. Results go to
+# (interleaved), separately (impl=plain, impl=bunhook: time and
+# allocations) and alternately in one loop (impl=paired: the time of each
+# side). benchstat compares the separate runs (-col /impl); benchratio
+# prints the ratio table with the goals of issue 11 from the paired times
+# (medians of per-round ratios) and the separate allocation counts. Results go to
 # COMPARE_OUT. Narrow it with COMPARE_BENCH, e.g. 'Compare/db=pg/'.
 COMPARE_BENCH ?= Compare
 COMPARE_COUNT ?= 6

@@ -6,6 +6,7 @@ import (
 	"runtime"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/stdlib"
@@ -23,8 +24,12 @@ import (
 // statement through bunhook with tracing and audit off (the predicate added
 // by bunhook). Both run against the same tables and rows, one after the
 // other, so that `make bench-compare` (which runs the whole set COUNT times)
-// interleaves them. op=point-traced compares bunhook with its spans on
-// against plain bun with bunotel alone, both into a no-op exporter.
+// interleaves them. impl=paired runs the two statements alternately in one
+// loop and reports the time of each side (plain-ns/op, bunhook-ns/op): a
+// slow spell of the shared machine then weighs on both sides alike, which
+// is what the ratio table of `make bench-compare` reads. op=point-traced
+// compares bunhook with its spans on against plain bun with bunotel alone,
+// both into a no-op exporter.
 //
 // Select one database with -bench 'Compare/db=pg/'. The PostgreSQL and
 // MariaDB tiers need TS_PG_DSN and TS_MYSQL_DSN, as the tests do.
@@ -36,6 +41,7 @@ func BenchmarkCompare(b *testing.B) {
 				b.Run("op="+w.name, func(b *testing.B) {
 					b.Run("impl=plain", func(b *testing.B) { w.bench(b, e, false) })
 					b.Run("impl=bunhook", func(b *testing.B) { w.bench(b, e, true) })
+					b.Run("impl=paired", func(b *testing.B) { w.paired(b, e) })
 				})
 			}
 		})
@@ -198,6 +204,52 @@ func (w cmpWorkload) bench(b *testing.B, e *cmpEnv, lib bool) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// paired runs plain and bunhook alternately (in turn first), timing each
+// statement, and reports each side's time per statement. In parallel,
+// every goroutine alternates.
+func (w cmpWorkload) paired(b *testing.B, e *cmpEnv) {
+	var plain, lib atomic.Int64
+	one := func(i int) error {
+		first := i%2 == 0 // which side goes first alternates too
+		for _, isLib := range [2]bool{!first, first} {
+			start := time.Now()
+			if err := w.run(e, isLib, i); err != nil {
+				return err
+			}
+			if d := time.Since(start).Nanoseconds(); isLib {
+				lib.Add(d)
+			} else {
+				plain.Add(d)
+			}
+		}
+		return nil
+	}
+	if w.parallel {
+		b.SetParallelism(max(1, cmpConns/runtime.GOMAXPROCS(0)))
+		var next atomic.Int64
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				if err := one(int(next.Add(1))); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		})
+	} else {
+		i := 0
+		for b.Loop() {
+			i++
+			if err := one(i); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	// In parallel the sums add up the goroutines' times: per statement
+	// they are latencies, and their ratio is the throughput ratio.
+	b.ReportMetric(float64(plain.Load())/float64(b.N), "plain-ns/op")
+	b.ReportMetric(float64(lib.Load())/float64(b.N), "bunhook-ns/op")
 }
 
 func cmpWorkloads() []cmpWorkload {

@@ -15,10 +15,12 @@ type sample struct {
 	hasAllocs  bool
 }
 
-// row holds the results of one workload on one database, per side.
+// row holds the results of one workload on one database, per side, and
+// the paired rounds (impl=paired: both sides timed in one loop, alternately).
 type row struct {
 	db, op       string
 	plain, other []sample
+	paired       [][2]float64 // plain-ns/op, bunhook-ns/op
 }
 
 type samples struct {
@@ -59,11 +61,12 @@ func (s *samples) line(l string) {
 			impl = v
 		}
 	}
-	if db == "" || op == "" || (impl != "plain" && impl != "bunhook") {
+	if db == "" || op == "" || (impl != "plain" && impl != "bunhook" && impl != "paired") {
 		return
 	}
 	var smp sample
-	seen := false
+	var pair [2]float64
+	seen, paired := false, 0
 	for i := 2; i+1 < len(f); i++ {
 		v, err := strconv.ParseFloat(f[i], 64)
 		if err != nil {
@@ -74,6 +77,12 @@ func (s *samples) line(l string) {
 			smp.ns, seen = v, true
 		case "allocs/op":
 			smp.allocs, smp.hasAllocs = v, true
+		case "plain-ns/op":
+			pair[0] = v
+			paired++
+		case "bunhook-ns/op":
+			pair[1] = v
+			paired++
 		}
 	}
 	if !seen {
@@ -86,11 +95,33 @@ func (s *samples) line(l string) {
 		s.rows[key] = r
 		s.order = append(s.order, key)
 	}
-	if impl == "plain" {
+	switch impl {
+	case "plain":
 		r.plain = append(r.plain, smp)
-	} else {
+	case "bunhook":
 		r.other = append(r.other, smp)
+	default:
+		if paired == 2 && pair[0] > 0 {
+			r.paired = append(r.paired, pair)
+		}
 	}
+}
+
+// times returns the rounds' times of each side: the paired rounds when
+// there are any, else the separate runs of each side (as many rounds as
+// the side with fewer).
+func (r *row) times() (plain, other []float64) {
+	if len(r.paired) > 0 {
+		for _, p := range r.paired {
+			plain, other = append(plain, p[0]), append(other, p[1])
+		}
+		return plain, other
+	}
+	n := min(len(r.plain), len(r.other))
+	for i := 0; i < n; i++ {
+		plain, other = append(plain, r.plain[i].ns), append(other, r.other[i].ns)
+	}
+	return plain, other
 }
 
 // trimProcs removes the -GOMAXPROCS suffix of a benchmark name.
@@ -127,31 +158,32 @@ func medianOf(ss []sample, f func(sample) float64) float64 {
 }
 
 // result is one line of the table: medians of each side, and the median
-// of the per-round ratios (the i-th result of each side come from the same
-// round of `make bench-compare`, run one after the other, so a slow spell
-// of the machine weighs on both).
+// of the per-round ratios. The times come from impl=paired when present
+// (both sides timed alternately in one loop); otherwise the i-th result of
+// each side, which come from the same round of `make bench-compare`, run
+// one after the other.
 type result struct {
 	db, op                string
 	plainNs, otherNs      float64
 	ratio                 float64 // median of bunhook/plain per round
 	plainAllocs, otherAll float64
 	hasAllocs             bool
-	n                     int // rounds (the smaller side)
+	n                     int  // rounds
+	pairedRounds          bool // times from impl=paired
 }
 
 func (r *row) result() (result, bool) {
-	if len(r.plain) == 0 || len(r.other) == 0 {
+	plain, other := r.times()
+	if len(plain) == 0 {
 		return result{}, false
 	}
-	n := min(len(r.plain), len(r.other))
-	ratios := make([]float64, n)
+	ratios := make([]float64, len(plain))
 	for i := range ratios {
-		ratios[i] = r.other[i].ns / r.plain[i].ns
+		ratios[i] = other[i] / plain[i]
 	}
-	res := result{db: r.db, op: r.op, n: n, ratio: median(ratios),
-		plainNs: medianOf(r.plain, func(s sample) float64 { return s.ns }),
-		otherNs: medianOf(r.other, func(s sample) float64 { return s.ns })}
-	if r.plain[0].hasAllocs && r.other[0].hasAllocs {
+	res := result{db: r.db, op: r.op, n: len(plain), ratio: median(ratios),
+		plainNs: median(plain), otherNs: median(other), pairedRounds: len(r.paired) > 0}
+	if len(r.plain) > 0 && len(r.other) > 0 && r.plain[0].hasAllocs && r.other[0].hasAllocs {
 		res.hasAllocs = true
 		res.plainAllocs = medianOf(r.plain, func(s sample) float64 { return s.allocs })
 		res.otherAll = medianOf(r.other, func(s sample) float64 { return s.allocs })
@@ -194,7 +226,7 @@ func (s *samples) table(out io.Writer) error {
 		}
 	}
 	w := &errWriter{w: out}
-	w.printf("Medians of %d rounds; the ratio is the median of the per-round ratios.\n\n", rounds(results))
+	w.printf("Medians of %d rounds; the ratio is the median of the per-round ratios%s.\n\n", rounds(results), pairedNote(results))
 	w.printf("| db | workload | plain bun | bunhook | ratio | goal | allocs plain → bunhook | met |\n")
 	w.printf("|---|---|---|---|---|---|---|---|\n")
 	for _, r := range results {
@@ -243,20 +275,29 @@ func marginals(s *samples) []marginal {
 			}
 			// bunhook's extra time at each end of the series, round by
 			// round; the marginal cost is the median of their slopes.
-			n := min(len(lo.plain), len(lo.other), len(hi.plain), len(hi.other))
+			loP, loO := lo.times()
+			hiP, hiO := hi.times()
+			n := min(len(loP), len(hiP))
 			if n == 0 {
 				continue
 			}
 			slopes := make([]float64, n)
 			for i := range slopes {
-				extraLo := lo.other[i].ns - lo.plain[i].ns
-				extraHi := hi.other[i].ns - hi.plain[i].ns
-				slopes[i] = (extraHi - extraLo) / m.steps
+				slopes[i] = ((hiO[i] - hiP[i]) - (loO[i] - loP[i])) / m.steps
 			}
 			ms = append(ms, marginal{db: db, what: m.what, ns: median(slopes), goal: m.goal})
 		}
 	}
 	return ms
+}
+
+func pairedNote(results []result) string {
+	for _, r := range results {
+		if !r.pairedRounds {
+			return ""
+		}
+	}
+	return " (times of impl=paired: both sides timed alternately in one loop)"
 }
 
 // rounds is the smallest number of rounds of any line.

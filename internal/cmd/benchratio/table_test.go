@@ -95,3 +95,25 @@ func TestTrimProcs(t *testing.T) {
 		}
 	}
 }
+
+// TestPairedRounds: with impl=paired lines, times and ratios come from
+// them; allocations still come from the separate runs of each side.
+func TestPairedRounds(t *testing.T) {
+	in := `BenchmarkCompare/db=sqlite/op=point/impl=plain-2    1000  30000 ns/op  5000 B/op  29 allocs/op
+BenchmarkCompare/db=sqlite/op=point/impl=bunhook-2  1000  90000 ns/op  5100 B/op  30 allocs/op
+BenchmarkCompare/db=sqlite/op=point/impl=paired-2   1000  41000 ns/op  21000 bunhook-ns/op  20000 plain-ns/op
+BenchmarkCompare/db=sqlite/op=point/impl=plain-2    1000  30000 ns/op  5000 B/op  29 allocs/op
+BenchmarkCompare/db=sqlite/op=point/impl=bunhook-2  1000  90000 ns/op  5100 B/op  30 allocs/op
+BenchmarkCompare/db=sqlite/op=point/impl=paired-2   1000  82000 ns/op  42000 bunhook-ns/op  40000 plain-ns/op
+BenchmarkCompare/db=sqlite/op=point/impl=paired-2   1000  82000 ns/op  44000 bunhook-ns/op  40000 plain-ns/op
+`
+	var out bytes.Buffer
+	if err := run(nil, strings.NewReader(in), &out); err != nil {
+		t.Fatal(err)
+	}
+	// ratios 1.05, 1.05, 1.10: median 1.05; not the 3.0 of the separate runs
+	want := "| sqlite | point | 40 µs | 42 µs | 1.05 | ≤ 1.05 | 29 → 30 | yes |"
+	if got := out.String(); !strings.Contains(got, want) || !strings.Contains(got, "impl=paired") {
+		t.Errorf("missing %q in\n%s", want, got)
+	}
+}
