@@ -137,7 +137,7 @@ bench-compare: $(BENCHSTAT) ## Plain bun vs bunhook on every database (COMPARE_B
 			-test.benchtime '$(COMPARE_BENCHTIME)' -test.timeout 0) | tee -a '$(COMPARE_OUT)' | grep -E '^(Benchmark|FAIL|---)' >&2; \
 	done; \
 	rm -rf "$$(dirname "$$bin")"; \
-	'$(BENCHSTAT)' -col /impl '$(COMPARE_OUT)'; \
+	'$(BENCHSTAT)' -col /impl -filter '/impl:(plain OR bunhook)' '$(COMPARE_OUT)'; \
 	echo; \
 	$(GO) run ./internal/cmd/benchratio '$(COMPARE_OUT)'
 
