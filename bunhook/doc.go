@@ -82,7 +82,10 @@
 //     every tenant-owned table is restricted to the bound tenant and that no
 //     write moves a row to another tenant; a model SELECT that bun did not
 //     hook (Count, Exists, Rows, Exec) is re-rendered with the tenant
-//     predicate and verified again, so it is scoped automatically;
+//     predicate and verified again, so it is scoped automatically. A
+//     statement of a shape verified before for the same tenant (the same
+//     text but for its integer literals, such as a point select of another
+//     id) takes the verifier's cached verdict instead of a parse;
 //  4. policy: the [scope.Policy] given with [WithPolicy], per tenant table;
 //  5. record: the decision, once, on the audit bus and on the trace;
 //  6. veto: the decision travels on the statement's context to layer 3.

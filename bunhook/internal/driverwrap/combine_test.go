@@ -239,7 +239,9 @@ func TestRollbackNeedsNoTenant(t *testing.T) {
 		"ROLLBACK TO SAVEPOINT s", setLocal("B")+"SELECT 1")
 	for q, want := range map[string]bool{
 		"ROLLBACK": true, " rollback to s": true, "/* c */ ABORT": true, "ROLLBACK PREPARED 'x'": true,
+		"ROLLBACK;": true, "ROLLBACK ; ": true,
 		"COMMIT": false, "SELECT 1": false, "RELEASE s": false, "rollbacks": false,
+		"ROLLBACK; SELECT * FROM invoices": false, "ABORT; DELETE FROM t": false,
 	} {
 		if got := rollsBack(q); got != want {
 			t.Errorf("rollsBack(%q) = %v, want %v", q, got, want)

@@ -139,10 +139,14 @@ func classify(query string) statementClass {
 }
 
 // rollsBack reports whether query is a ROLLBACK (of the transaction, to a
-// savepoint, or of a prepared transaction) or ABORT.
+// savepoint, or of a prepared transaction) or ABORT, alone: a text that
+// goes on after a ';' (possible under a bypass) may read rows after it.
 func rollsBack(query string) bool {
-	w, _ := firstWord(query)
-	return strings.EqualFold(w, "ROLLBACK") || strings.EqualFold(w, "ABORT")
+	w, rest := firstWord(query)
+	if !strings.EqualFold(w, "ROLLBACK") && !strings.EqualFold(w, "ABORT") {
+		return false
+	}
+	return !strings.Contains(strings.TrimRight(rest, "; \t\r\n"), ";")
 }
 
 // firstWord returns the first word of s after white space, comments

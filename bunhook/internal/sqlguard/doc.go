@@ -203,7 +203,21 @@
 // shape that would make a parser path quadratic, such as hundreds of
 // assignments to the tenant column, each checked against every row of a
 // long VALUES CTE, fails closed in time linear in its length instead of
-// running long.
+// running long. The lexer's searches for closing quotes, backslashes and
+// dollar tags never look past what they consume.
+//
+// Verified statements are cached (cache.go). bun writes argument values
+// into the text, so the statements of one call site differ only in their
+// literals, and no rule of the guard reads the value of an integer literal.
+// Check keeps the verdict of a verified statement under the bound tenant
+// and the text with every standalone integer literal masked; a statement
+// with the same key gets the same verdict without a parse (Cached answers
+// from the cache alone, Admit caches under a key of its own). Everything
+// else in the text, string literals included, is part of the key; text
+// whose literals the key's scan could not delimit exactly (comments,
+// backslashes, dollar quotes, brackets, non-ASCII outside quotes) and
+// statements over 4 KiB are never cached, nor are refused ones. The cache
+// is a direct-mapped table of 4096 entries per Guard.
 //
 // Deliberately conservative choices that may refuse correct SQL: the
 // predicate must be spelled exactly as above (no IN ('A'), no row values, no
