@@ -256,18 +256,18 @@ func cmpWorkloads() []cmpWorkload {
 	ws := []cmpWorkload{
 		{name: "point", run: func(e *cmpEnv, lib bool, i int) error {
 			db, ctx := e.db(lib)
-			return pointSelect(db, ctx, lib, e.ids[i%len(e.ids)])
+			return pointSelect(ctx, db, lib, e.ids[i%len(e.ids)])
 		}},
 		{name: "point-traced", run: func(e *cmpEnv, lib bool, i int) error {
 			// bunhook with its spans against plain bun with bunotel alone
 			if lib {
-				return pointSelect(e.libTraced, e.ctx, true, e.ids[i%len(e.ids)])
+				return pointSelect(e.ctx, e.libTraced, true, e.ids[i%len(e.ids)])
 			}
-			return pointSelect(e.plainTraced, context.Background(), false, e.ids[i%len(e.ids)])
+			return pointSelect(context.Background(), e.plainTraced, false, e.ids[i%len(e.ids)])
 		}},
 		{name: "parallel16", parallel: true, run: func(e *cmpEnv, lib bool, i int) error {
 			db, ctx := e.db(lib)
-			return pointSelect(db, ctx, lib, e.ids[(i*7)%len(e.ids)])
+			return pointSelect(ctx, db, lib, e.ids[(i*7)%len(e.ids)])
 		}},
 		{name: "insert", run: func(e *cmpEnv, lib bool, _ int) error { return insertOne(e, lib, 0) }},
 		{name: "insert-ref", run: func(e *cmpEnv, lib bool, _ int) error { return insertOne(e, lib, e.cust) }},
@@ -281,7 +281,7 @@ func cmpWorkloads() []cmpWorkload {
 		ws = append(ws, cmpWorkload{name: fmt.Sprintf("in=%d", n), run: func(e *cmpEnv, lib bool, i int) error {
 			db, ctx := e.db(lib)
 			start := (i * n) % (len(e.ids) - n)
-			return sel(db, lib, many(lib, n)).Where("?TableAlias.id IN (?)", bun.In(e.ids[start:start+n])).Scan(ctx)
+			return sel(db, lib, many(lib, n)).Where("?TableAlias.id IN (?)", bun.List(e.ids[start:start+n])).Scan(ctx)
 		}})
 	}
 	for _, n := range []int{1, 100, 10000} {
@@ -294,7 +294,7 @@ func cmpWorkloads() []cmpWorkload {
 }
 
 // pointSelect: a SELECT by primary key.
-func pointSelect(db *bun.DB, ctx context.Context, lib bool, id int64) error {
+func pointSelect(ctx context.Context, db *bun.DB, lib bool, id int64) error {
 	return sel(db, lib, one(lib)).Where("?TableAlias.id = ?", id).Scan(ctx)
 }
 

@@ -170,14 +170,14 @@ func (c *checker) cacheKey(sql, tenant string) bool {
 		}
 	}
 	c.marks = marks
-	k := append(c.key[:0], tenant...)
-	k = append(k, 0)
+	c.key = append(c.key[:0], tenant...)
+	c.key = append(c.key, 0)
 	prev := 0
 	for m := 0; m < len(marks); m += 2 {
-		k = append(k, sql[prev:marks[m]]...)
-		k = append(k, numMark)
+		c.key = append(c.key, sql[prev:marks[m]]...)
+		c.key = append(c.key, numMark)
 		prev = int(marks[m+1])
 	}
-	c.key = append(k, sql[prev:]...)
+	c.key = append(c.key, sql[prev:]...)
 	return true
 }

@@ -204,11 +204,11 @@ const (
 // verdict returns the shown ratio, the goal as text and whether it is met.
 func (r result) verdict() (ratio, goal string, ok bool) {
 	rt := r.ratio
-	switch {
-	case r.op == "parallel16":
+	switch r.op {
+	case "parallel16":
 		tp := 1 / rt
 		return fmt.Sprintf("%.2f (q/s)", tp), fmt.Sprintf("≥ %.2f", goalThroughput), tp >= goalThroughput
-	case r.op == "point-traced":
+	case "point-traced":
 		return fmt.Sprintf("%.2f", rt), fmt.Sprintf("≤ %.2f", goalTraced), rt <= goalTraced
 	}
 	return fmt.Sprintf("%.2f", rt), fmt.Sprintf("≤ %.2f", goalRatio), rt <= goalRatio
