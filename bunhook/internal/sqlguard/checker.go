@@ -69,6 +69,11 @@ type checker struct {
 	count     int
 	attempted string
 
+	// small and bigp: the checker's own token buffer while it lexes into
+	// the kept large one, and that one's holder (bigBuffer).
+	small []token
+	bigp  *[]token
+
 	key   []byte  // the verdict cache's key of the statement (cache.go)
 	marks []int32 // the integer literals the key masks: start, end pairs
 }
@@ -126,9 +131,18 @@ const maxBigToks = 1 << 18
 
 // bigBuffer gives c the kept large token buffer, if there is one, for a text
 // long enough to outgrow its own.
+// The checker's own buffer is kept aside (small), and the holder of the big
+// one (bigp) is reused to give it back, so that a long statement allocates
+// nothing for its tokens once a buffer of its size is kept.
 func (c *checker) bigBuffer() {
-	if p := bigToks.Swap(nil); p != nil && cap(*p) > cap(c.toks) {
+	p := bigToks.Swap(nil)
+	switch {
+	case p == nil:
+	case cap(*p) > cap(c.toks):
+		c.small, c.bigp = c.toks, p
 		c.toks = (*p)[:0]
+	default:
+		bigToks.CompareAndSwap(nil, p) // smaller than c's: keep it for another
 	}
 }
 
@@ -136,10 +150,17 @@ func (c *checker) reset() {
 	const keep = keepToks
 	if cap(c.toks) > keep {
 		if cap(c.toks) <= maxBigToks {
-			big := c.toks[:0]
-			bigToks.Store(&big)
+			p := c.bigp
+			if p == nil {
+				p = new([]token) // c's own buffer grew past keep
+			}
+			*p = c.toks[:0]
+			bigToks.Store(p)
 		}
-		c.toks = make([]token, 0, 128)
+		c.toks = c.small
+		if c.toks == nil {
+			c.toks = make([]token, 0, 128)
+		}
 	}
 	if cap(c.refs) > keep {
 		c.refs = make([]tref, 0, 16)
