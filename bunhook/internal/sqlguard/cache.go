@@ -22,12 +22,14 @@ import (
 // keywords, the number and place of the literals) is compared byte for
 // byte. Text the key's scan cannot delimit as the lexer does is never
 // cached: comments, backslashes (escapes in MySQL strings and PostgreSQL
-// E'' strings), and, outside quotes, '$' (dollar quotes and parameters),
-// '[' (SQLite's bracket quotes), '#', control characters and non-ASCII
-// bytes. Only verified statements are cached, so a refused one is parsed every time and gets its
-// full finding; statements longer than maxCachedLen (bulk INSERTs, each
-// different) are not cached. Each Guard has its own cache, so registering
-// a table (which builds a new Guard) starts an empty one.
+// E'' strings), control characters other than tab and newlines (the marker
+// that stands for a literal is one), and, outside quotes, '$' (dollar
+// quotes and parameters), '[' (SQLite's bracket quotes), '#' and non-ASCII
+// bytes. Only verified statements are cached, so a refused one is parsed
+// every time and gets its full finding; statements longer than
+// maxCachedLen (bulk INSERTs, each different) are not cached. Each Guard
+// has its own cache, so registering a table (which builds a new Guard)
+// starts an empty one.
 
 const (
 	// cacheSlots is the number of entries (a power of two): a direct-mapped
@@ -144,6 +146,9 @@ func (c *checker) cacheKey(sql, tenant string) bool {
 			// tells them apart from the text outside.
 			i++
 			for i < n && sql[i] != b {
+				if x := sql[i]; x < 0x20 && x != '\t' && x != '\n' && x != '\r' {
+					return false // a control byte, numMark included
+				}
 				i++
 			}
 			if i == n {

@@ -116,6 +116,7 @@ func TestVerdictCacheKeys(t *testing.T) {
 		"SELECT * FROM [1] WHERE tenant_id = 'A'",
 		"SELECT * FROM invoicesÄ WHERE tenant_id = 'A'",
 		"SELECT * FROM invoices WHERE tenant_id = 'A' AND \x01",
+		"SELECT * FROM invoices WHERE tenant_id = 'A' AND x = 'b\x01'",
 		"SELECT * FROM invoices WHERE tenant_id = 'A",
 		"SELECT * FROM invoices WHERE tenant_id = 'A' AND x = '" + strings.Repeat("y", maxCachedLen) + "'",
 	}

@@ -215,9 +215,9 @@
 // from the cache alone, Admit caches under a key of its own). Everything
 // else in the text, string literals included, is part of the key; text
 // whose literals the key's scan could not delimit exactly (comments,
-// backslashes, dollar quotes, brackets, non-ASCII outside quotes) and
-// statements over 4 KiB are never cached, nor are refused ones. The cache
-// is a direct-mapped table of 4096 entries per Guard.
+// backslashes, control bytes, dollar quotes, brackets, non-ASCII outside
+// quotes) and statements over 4 KiB are never cached, nor are refused
+// ones. The cache is a direct-mapped table of 4096 entries per Guard.
 //
 // Deliberately conservative choices that may refuse correct SQL: the
 // predicate must be spelled exactly as above (no IN ('A'), no row values, no
