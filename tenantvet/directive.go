@@ -35,6 +35,8 @@ func parseDirectives(pass *analysis.Pass) []directive {
 				if !ok || (rest != "" && rest[0] != ' ' && rest[0] != '\t') {
 					continue
 				}
+				// A reason ends where another comment starts.
+				rest, _, _ = strings.Cut(rest, "//")
 				fields := strings.Fields(rest)
 				d := directive{pos: c.Pos()}
 				p := pass.Fset.Position(c.Pos())
