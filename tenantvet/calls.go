@@ -71,8 +71,9 @@ func isBackgroundCall(info *types.Info, e ast.Expr) (*ast.CallExpr, bool) {
 	return call, calleeIn(info, call, "context", "Background", "TODO")
 }
 
-// bypassVars returns the variables of the package that are only ever
-// assigned the context returned by scope.WithBypass.
+// bypassVars returns the local variables of the package that are only ever
+// assigned the context returned by scope.WithBypass (not parameters, which
+// hold the caller's context until such an assignment).
 func bypassVars(pass *analysis.Pass) map[types.Object]bool {
 	fromBypass := map[types.Object]bool{}
 	other := map[types.Object]bool{}
@@ -103,6 +104,19 @@ func bypassVars(pass *analysis.Pass) map[types.Object]bool {
 				}
 				for _, l := range n.Lhs {
 					mark(l, false)
+				}
+			case *ast.FuncType:
+				// A parameter holds whatever the caller passed, also
+				// before a later assignment from WithBypass.
+				for _, fl := range []*ast.FieldList{n.Params, n.Results} {
+					if fl == nil {
+						continue
+					}
+					for _, field := range fl.List {
+						for _, id := range field.Names {
+							mark(id, false)
+						}
+					}
 				}
 			case *ast.ValueSpec:
 				for _, id := range n.Names {

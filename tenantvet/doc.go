@@ -24,8 +24,9 @@
 // name, without schema) but not its tenant column followed by "=", or when the
 // text is not a constant (it cannot be checked). The check is textual: it
 // does not parse SQL. ModelTableExpr may name the query's own model table
-// (the model hooks scope it). A call whose chain takes as context a variable
-// only ever assigned from scope.WithBypass is a declared bypass and is not
+// (the model hooks scope it). A call whose chain takes as context a local
+// variable only ever assigned from scope.WithBypass (not a parameter, not a
+// variable also assigned anything else) is a declared bypass and is not
 // reported.
 //
 // bypassreason reports scope.WithBypass calls whose reason is not a constant

@@ -44,6 +44,14 @@ func positives(ctx context.Context, db *bun.DB, tx bun.Tx, conn bun.Conn, idb bu
 	_ = db.NewRaw("SELECT * FROM invoices").Scan(notBypass)    // want `NewRaw names tenant table invoices`
 }
 
+// reassignedParam: the parameter holds the caller's context before the
+// bypass is assigned to it.
+func reassignedParam(ctx context.Context, db *bun.DB) {
+	_ = db.NewRaw("SELECT * FROM invoices").Scan(ctx) // want `NewRaw names tenant table invoices`
+	ctx, _ = scope.WithBypass(ctx, "export")
+	_ = db.NewRaw("SELECT * FROM orders").Scan(ctx) // want `NewRaw names tenant table orders`
+}
+
 func negatives(ctx context.Context, db *bun.DB, tx bun.Tx, idb bun.IDB, id string) {
 	var n int
 	// Scoped by hand.
