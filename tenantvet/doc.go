@@ -22,8 +22,10 @@
 // and of TableExpr, ModelTableExpr and ColumnExpr on bun's queries, when the
 // text is a constant that names a tenant table (a word match of the table
 // name, without schema) but not its tenant column followed by "=", or when the
-// text is not a constant (it cannot be checked). The check is textual: it
-// does not parse SQL. ModelTableExpr may name the query's own model table
+// text is not a constant (it cannot be checked). For the query-builder
+// methods the predicate may be in the constant text of another clause of the
+// same call chain (Where, Join, JoinOn, TableExpr, ModelTableExpr,
+// ColumnExpr). The check is textual: it does not parse SQL. ModelTableExpr may name the query's own model table
 // (the model hooks scope it). A call whose chain takes as context a local
 // variable only ever assigned from scope.WithBypass (not a parameter, not a
 // variable also assigned anything else) is a declared bypass and is not

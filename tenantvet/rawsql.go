@@ -84,7 +84,13 @@ func runRawSQL(pass *analysis.Pass) (any, error) {
 				// scope; other tables it names are still checked.
 				candidates = withoutTable(candidates, chainModel(pass.TypesInfo, tables, chainCalls(call, parents)))
 			}
-			if tt := unscopedTable(text, candidates); tt != nil {
+			predicates := text
+			if name := sel.Sel.Name; name == "TableExpr" || name == "ModelTableExpr" || name == "ColumnExpr" {
+				// A query builder: the predicate may be in another clause
+				// of the chain, e.g. TableExpr("invoices AS i").Where("i.tenant_id = ?", t).
+				predicates = chainText(pass.TypesInfo, chainCalls(call, parents))
+			}
+			if tt := unscopedTable(text, predicates, candidates); tt != nil {
 				r.report(sel.Sel, fmt.Sprintf("%s names tenant table %s without a %s = predicate; %s",
 					sel.Sel.Name, tt.Table, tt.Column, rawFix))
 			}
@@ -112,11 +118,11 @@ func runsUnderBypass(info *types.Info, chain []*ast.CallExpr, bypass map[types.O
 }
 
 // unscopedTable returns the first tenant table that text names without a
-// predicate on its tenant column (the column followed by "="), or nil. The
-// check is textual: a word match of the table name (without schema) and of
-// the column.
-func unscopedTable(text string, tables []*TenantTable) *TenantTable {
-	lower := strings.ToLower(text)
+// predicate on its tenant column (the column followed by "=") in
+// predicates, or nil. The check is textual: a word match of the table name
+// (without schema) and of the column.
+func unscopedTable(text, predicates string, tables []*TenantTable) *TenantTable {
+	lower, preds := strings.ToLower(text), strings.ToLower(predicates)
 	for _, tt := range tables {
 		name := strings.ToLower(tt.Table)
 		if i := strings.LastIndexByte(name, '.'); i >= 0 {
@@ -125,7 +131,7 @@ func unscopedTable(text string, tables []*TenantTable) *TenantTable {
 		if !containsWord(lower, name, nil) {
 			continue
 		}
-		if !containsWord(lower, strings.ToLower(tt.Column), isEqualsNext) {
+		if !containsWord(preds, strings.ToLower(tt.Column), isEqualsNext) {
 			return tt
 		}
 	}
@@ -178,4 +184,26 @@ func withoutTable(all []*TenantTable, t *TenantTable) []*TenantTable {
 		}
 	}
 	return out
+}
+
+// chainClauses are the query-builder methods whose constant first argument
+// may hold a tenant predicate.
+var chainClauses = map[string]bool{
+	"Where": true, "Join": true, "JoinOn": true, "TableExpr": true, "ModelTableExpr": true, "ColumnExpr": true,
+}
+
+// chainText joins the constant SQL texts of the clauses of a query chain.
+func chainText(info *types.Info, chain []*ast.CallExpr) string {
+	var b strings.Builder
+	for _, c := range chain {
+		sel, ok := ast.Unparen(c.Fun).(*ast.SelectorExpr)
+		if !ok || !chainClauses[sel.Sel.Name] || len(c.Args) == 0 {
+			continue
+		}
+		if s, ok := constString(info, c.Args[0]); ok {
+			b.WriteString(s)
+			b.WriteString("\n")
+		}
+	}
+	return b.String()
 }

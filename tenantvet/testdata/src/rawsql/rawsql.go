@@ -21,16 +21,19 @@ const byNumber = "SELECT * FROM invoices WHERE number = ?"
 
 func positives(ctx context.Context, db *bun.DB, tx bun.Tx, conn bun.Conn, idb bun.IDB, table string) {
 	var n int
-	_ = db.NewRaw("SELECT count(*) FROM invoices").Scan(ctx, &n)            // want `rawsql: NewRaw names tenant table invoices without a tenant_id = predicate; use a model query`
-	_ = db.NewRaw(byNumber, 7).Scan(ctx, &n)                                // want `NewRaw names tenant table invoices`
-	_, _ = db.ExecContext(ctx, "DELETE FROM orders WHERE tenant_id = ?", 1) // want `ExecContext names tenant table orders without a org_id = predicate`
-	_, _ = tx.ExecContext(ctx, `UPDATE "invoices" SET paid = true`)         // want `ExecContext names tenant table invoices`
-	_, _ = conn.QueryContext(ctx, "SELECT * FROM customer_notes")           // want `QueryContext names tenant table customer_notes`
-	_ = idb.QueryRowContext(ctx, "SELECT name FROM people LIMIT 1")         // want `QueryRowContext names tenant table people`
-	_, _ = idb.QueryContext(ctx, "SELECT * FROM billing.line_items")        // want `QueryContext names tenant table billing.line_items`
-	_, _ = db.Exec("TRUNCATE locals")                                       // want `Exec names tenant table locals`
-	_, _ = tx.Exec("INSERT INTO invoices (tenant_id, id) VALUES (?, ?)")    // want `Exec names tenant table invoices`
-	_ = db.NewSelect().TableExpr("invoices AS i").Scan(ctx, &n)             // want `TableExpr names tenant table invoices`
+	_ = db.NewRaw("SELECT count(*) FROM invoices").Scan(ctx, &n)                          // want `rawsql: NewRaw names tenant table invoices without a tenant_id = predicate; use a model query`
+	_ = db.NewRaw(byNumber, 7).Scan(ctx, &n)                                              // want `NewRaw names tenant table invoices`
+	_, _ = db.ExecContext(ctx, "DELETE FROM orders WHERE tenant_id = ?", 1)               // want `ExecContext names tenant table orders without a org_id = predicate`
+	_, _ = tx.ExecContext(ctx, `UPDATE "invoices" SET paid = true`)                       // want `ExecContext names tenant table invoices`
+	_, _ = conn.QueryContext(ctx, "SELECT * FROM customer_notes")                         // want `QueryContext names tenant table customer_notes`
+	_ = idb.QueryRowContext(ctx, "SELECT name FROM people LIMIT 1")                       // want `QueryRowContext names tenant table people`
+	_, _ = idb.QueryContext(ctx, "SELECT * FROM billing.line_items")                      // want `QueryContext names tenant table billing.line_items`
+	_, _ = db.Exec("TRUNCATE locals")                                                     // want `Exec names tenant table locals`
+	_, _ = tx.Exec("INSERT INTO invoices (tenant_id, id) VALUES (?, ?)")                  // want `Exec names tenant table invoices`
+	_ = db.NewSelect().TableExpr("invoices AS i").Scan(ctx, &n)                           // want `TableExpr names tenant table invoices`
+	_ = db.NewSelect().TableExpr("invoices AS i").Where("i.number = ?", 1).Scan(ctx, &n)  // want `TableExpr names tenant table invoices`
+	_ = db.NewSelect().TableExpr("orders AS o").Where("o.tenant_id = ?", 1).Scan(ctx, &n) // want `TableExpr names tenant table orders without a org_id = predicate`
+	_ = db.NewSelect().TableExpr("orders AS o").Where(byNumber).Scan(ctx, &n)             // want `TableExpr names tenant table orders`
 	_ = db.NewSelect().Model(&models.Invoice{}).
 		ColumnExpr("(SELECT count(*) FROM orders) AS n").Scan(ctx) // want `ColumnExpr names tenant table orders`
 	_ = db.NewSelect().Model(&models.Invoice{}).ModelTableExpr("orders AS o").Scan(ctx)                                         // want `ModelTableExpr names tenant table orders`
@@ -66,6 +69,9 @@ func negatives(ctx context.Context, db *bun.DB, tx bun.Tx, idb bun.IDB, id strin
 	_ = db.NewRaw("SELECT 1").Scan(ctx, &n)
 	_ = db.NewSelect().Model(&models.Invoice{}).ColumnExpr("coalesce(sum(amount), 0)").Scan(ctx, &n)
 	_ = db.NewSelect().ColumnExpr("count(DISTINCT p.?)", bun.Ident(id)).TableExpr("? AS p", bun.Ident(id)).Scan(ctx, &n)
+	// A query builder's predicate in another clause of the chain.
+	_ = db.NewSelect().TableExpr("invoices AS i").ColumnExpr("i.id").Where("i.tenant_id = ?", id).Scan(ctx, &n)
+	_ = db.NewSelect().Where("o.org_id = ?", id).TableExpr("orders AS o").Scan(ctx, &n)
 	// ModelTableExpr renaming the model's own table.
 	_ = db.NewSelect().Model(&models.Invoice{}).ModelTableExpr("invoices AS inv").Scan(ctx)
 	// Run under a declared bypass.
