@@ -62,7 +62,15 @@ func negatives(ctx context.Context, db *bun.DB, tx bun.Tx, idb bun.IDB, id strin
 	_ = db.NewRaw("SELECT count(*) FROM invoices AS i WHERE i.tenant_id=?", id).Scan(ctx, &n)
 	_, _ = db.ExecContext(ctx, `DELETE FROM orders WHERE "org_id" = ?`, id)
 	_ = idb.QueryRowContext(ctx, "SELECT name FROM people WHERE p.TENANT_ID = ?", id)
+	_ = tx.NewRaw("SELECT * FROM invoices WHERE tenant_id = ?", id).Scan(ctx, &n)
+	_, _ = db.Exec("DELETE FROM locals WHERE tenant_id = ?", id)
+	_ = idb.QueryRowContext(ctx, "SELECT * FROM billing.line_items li WHERE li.tenant_id = ?", id)
+	_, _ = idb.QueryContext(ctx, `SELECT * FROM "customer_notes" WHERE "tenant_id"= ?`, id)
+	_ = db.NewSelect().Model(&models.Invoice{}).
+		ColumnExpr("(SELECT count(*) FROM orders o WHERE o.org_id = inv.tenant_id) AS n").Scan(ctx, &n)
 	// Shared and unknown tables, and words that only contain a table name.
+	_ = db.NewRaw("SELECT * FROM my_invoices JOIN invoices_archive USING (id)").Scan(ctx, &n)
+	_ = db.NewSelect().ColumnExpr("count(*) AS n").Scan(ctx, &n)
 	_ = db.NewRaw("SELECT * FROM currencies").Scan(ctx, &n)
 	_ = db.NewRaw("SELECT * FROM by_pointer, lookalikes, fields").Scan(ctx, &n)
 	_ = db.NewRaw("SELECT invoices_count FROM stats ORDER BY 1").Scan(ctx, &n)
@@ -81,6 +89,8 @@ func negatives(ctx context.Context, db *bun.DB, tx bun.Tx, idb bun.IDB, id strin
 	}
 	_ = db.NewRaw("SELECT count(*) FROM invoices").Scan(admin, &n)
 	_, _ = tx.ExecContext(admin, "DELETE FROM "+id)
+	_, _ = db.ExecContext(admin, "TRUNCATE invoices")
+	_ = idb.QueryRowContext(admin, "SELECT count(*) FROM orders")
 	// Not raw SQL on a bun handle: Exec of a query, database/sql directly.
 	_, _ = db.NewSelect().Model(&models.Invoice{}).Exec(ctx)
 	_, _ = db.DB.ExecContext(ctx, "DELETE FROM invoices")
