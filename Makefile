@@ -91,12 +91,32 @@ test-short: ## Quick tests: go test -short ./... (no race detector).
 	cd '$(ROOT)' && $(GO) test -short ./...
 
 .PHONY: lint
-lint: $(GOLANGCI_LINT) ## go vet, golangci-lint (.golangci.yml) and a go mod tidy check, for the library and the e2e module.
+lint: $(GOLANGCI_LINT) ## go vet, golangci-lint (.golangci.yml), vet-tenant and a go mod tidy check, for the library and the e2e module.
 	cd '$(ROOT)' && $(GO) vet ./...
 	cd '$(ROOT)' && '$(GOLANGCI_LINT)' run ./...
+	@$(MAKE) vet-tenant
 	cd '$(ROOT)/e2e' && GOWORK=off $(GO) vet -tags e2e ./...
 	cd '$(ROOT)/e2e' && GOWORK=off '$(GOLANGCI_LINT)' run --build-tags e2e --config '$(ROOT)/.golangci.yml' ./...
 	@$(MAKE) tidy-check
+
+# vet-tenant: the tenant isolation checks of cmd/tenantshieldvet (package
+# tenantvet), built from this checkout into a temporary directory. go vet
+# analyses every package together with its tests and has no switch to leave
+# them out, and this module's own tests deliberately run leaking raw SQL,
+# queries with context.Background() and computed bypass reasons to prove
+# that bunhook refuses them. So examples/ (code and tests, which must be
+# clean) goes through go vet -vettool, the way users run it, and the whole
+# module goes through the same binary run on its own with -test=false (its
+# non-test code, with the same analyzers and facts).
+.PHONY: vet-tenant
+vet-tenant: ## Tenant isolation checks (cmd/tenantshieldvet): go vet -vettool on examples/, then the module without its tests.
+	@cd '$(ROOT)'; tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
+	$(GO) build -o "$$tmp/tenantshieldvet" ./cmd/tenantshieldvet; \
+	echo "go vet -vettool=tenantshieldvet ./examples/..."; \
+	$(GO) vet -vettool="$$tmp/tenantshieldvet" ./examples/...; \
+	echo "tenantshieldvet -test=false ./..."; \
+	"$$tmp/tenantshieldvet" -test=false ./...; \
+	echo 'vet-tenant: clean'
 
 .PHONY: tidy-check
 tidy-check: ## Fail if go mod tidy would change go.mod/go.sum (root and tools/lint).

@@ -84,6 +84,9 @@ func isOtelSDK(p string) bool {
 	return p == otelSDK || strings.HasPrefix(p, otelSDK+"/")
 }
 
+// xTools is the module of the go/analysis framework.
+const xTools = "golang.org/x/tools"
+
 // telemetryPkg is the leaf that names the module's version, scope names and
 // attribute keys; every package may import it and it imports nothing of the
 // module.
@@ -153,6 +156,22 @@ func rules() []layerRule {
 			appliesTo: func(rel string) bool { return !inTree(rel, "examples") },
 			forbids: func(_, _, depRel string, inModule bool) bool {
 				return inModule && inTree(depRel, "examples")
+			},
+		},
+		{
+			name:      "tenantvet-leaf",
+			why:       "tenantvet knows bun, bunhook and scope by import path only and must not import packages of this module",
+			appliesTo: func(rel string) bool { return inTree(rel, "tenantvet") },
+			forbids:   allowOnly("tenantvet"),
+		},
+		{
+			name: "analysis-tools-only",
+			why:  "only tenantvet and cmd/tenantshieldvet may depend on tenantvet or golang.org/x/tools, so that the library does not build the analysis framework into users' binaries",
+			appliesTo: func(rel string) bool {
+				return !inTree(rel, "tenantvet") && !inTree(rel, "cmd/tenantshieldvet")
+			},
+			forbids: func(_, dep, depRel string, inModule bool) bool {
+				return inModule && inTree(depRel, "tenantvet") || !inModule && inTree(dep, xTools)
 			},
 		},
 		{
@@ -361,6 +380,8 @@ func TestCheck(t *testing.T) {
 		m + "/bunhook/internal/sqlguard":                    {"strings"},
 		m + "/bunhook/internal/driver":                      {"database/sql/driver", m + "/internal/telemetry"},
 		m + "/otelobs/otlpconfig":                           {m + "/otelobs"},
+		m + "/tenantvet":                                    {xTools + "/go/analysis", "go/types"},
+		m + "/cmd/tenantshieldvet":                          {m + "/tenantvet", xTools + "/go/analysis/multichecker"},
 		otelSDK + "/log":                                    {otelSDK + "/resource", "go.opentelemetry.io/otel/log"},
 		otelSDK + "/log/logtest":                            {otelSDK + "/log"},
 		otelSDK + "/trace":                                  {otelSDK + "/resource", "go.opentelemetry.io/otel/trace"},
@@ -448,6 +469,30 @@ func TestCheck(t *testing.T) {
 				"otelobs-layer otelobs/otlpconfig -> bunhook",
 				"scope-layer scope -> bunhook",
 				"scope-layer scope/scopehttp -> bunhook",
+			},
+		},
+		{
+			name: "tenantvet imports bunhook",
+			add:  map[string][]string{m + "/tenantvet": {m + "/bunhook"}},
+			want: []string{"tenantvet-leaf tenantvet -> bunhook"},
+		},
+		{
+			name: "the library imports tenantvet",
+			add:  map[string][]string{m + "/bunhook": {m + "/tenantvet"}},
+			// scope is not involved; bunhook and the example above it are.
+			want: []string{
+				"analysis-tools-only bunhook -> tenantvet",
+				"analysis-tools-only examples/quickstart -> tenantvet",
+			},
+		},
+		{
+			name: "the library imports x/tools",
+			add:  map[string][]string{m + "/scope": {xTools + "/go/packages"}},
+			want: []string{
+				"analysis-tools-only bunhook -> " + xTools + "/go/packages",
+				"analysis-tools-only examples/internal/seed -> " + xTools + "/go/packages",
+				"analysis-tools-only examples/quickstart -> " + xTools + "/go/packages",
+				"analysis-tools-only scope -> " + xTools + "/go/packages",
 			},
 		},
 		{

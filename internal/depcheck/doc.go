@@ -7,7 +7,9 @@
 //     this module;
 //   - scope imports only auditlog and otelobs from this module;
 //   - bunhook and the rest of the library build on scope;
-//   - examples are leaves that nothing outside examples/ imports.
+//   - examples are leaves that nothing outside examples/ imports;
+//   - tenantvet (the go vet analyzers) imports nothing of this module, and
+//     only cmd/tenantshieldvet may import it or golang.org/x/tools.
 //
 // The OpenTelemetry SDK (go.opentelemetry.io/otel/sdk/...) is opt-in: only
 // packages whose last path element ends in "otlp" or "test" (for example

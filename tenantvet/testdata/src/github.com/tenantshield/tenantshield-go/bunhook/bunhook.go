@@ -1,0 +1,4 @@
+// Package bunhook is a minimal stand-in for the real bunhook.
+package bunhook
+
+type TenantOwned struct{}
