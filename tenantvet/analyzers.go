@@ -3,14 +3,15 @@ package tenantvet
 import "golang.org/x/tools/go/analysis"
 
 // Analyzers returns the analyzers of tenantshieldvet: the fact producer
-// tenantowned, the checks rawsql, bypassreason and backgroundctx, and
-// tenantignore, which reports malformed ignore directives.
+// tenantowned, the checks rawsql, bypassreason, backgroundctx and
+// detachedctx, and tenantignore, which reports malformed ignore directives.
 func Analyzers() []*analysis.Analyzer {
 	return []*analysis.Analyzer{
 		TenantOwnedAnalyzer,
 		RawSQLAnalyzer,
 		BypassReasonAnalyzer,
 		BackgroundCtxAnalyzer,
+		DetachedCtxAnalyzer,
 		DirectiveAnalyzer,
 	}
 }

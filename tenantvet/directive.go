@@ -14,7 +14,7 @@ import (
 const directivePrefix = "//tenantshield:ignore"
 
 // checkNames are the checks a directive may name.
-var checkNames = []string{"rawsql", "bypassreason", "backgroundctx"}
+var checkNames = []string{"rawsql", "bypassreason", "backgroundctx", "detachedctx"}
 
 // directive is one //tenantshield:ignore comment.
 type directive struct {

@@ -25,8 +25,8 @@
 // text is not a constant (it cannot be checked). For the query-builder
 // methods the predicate may be in the constant text of another clause of the
 // same call chain (Where, Join, JoinOn, TableExpr, ModelTableExpr,
-// ColumnExpr). The check is textual: it does not parse SQL. ModelTableExpr may name the query's own model table
-// (the model hooks scope it). A call whose chain takes as context a local
+// ColumnExpr). The check is textual: it does not parse SQL. ModelTableExpr
+// may name the query's own model table (the model hooks scope it). A call whose chain takes as context a local
 // variable only ever assigned from scope.WithBypass (not a parameter, not a
 // variable also assigned anything else) is a declared bypass and is not
 // reported.
@@ -41,6 +41,16 @@
 // such a query can only fail at run time with scope.ErrNoTenant. A query
 // built in a variable and executed later is not followed.
 //
+// detachedctx reports goroutines that drop the tenant context: a go
+// statement in a function that has a context (a context.Context or
+// *http.Request parameter, its own or an enclosing function's) that passes
+// context.Background() or context.TODO() to the function it starts, or
+// whose function literal makes a fresh context that way. A fresh context
+// given to scope.Run, Bind, NewContext or WithBypass binds a tenant or a
+// bypass explicitly and is not reported, nor one given to a bun query
+// (backgroundctx's). Functions without a context (main, init, workers)
+// start fresh by design and are not checked. Job queues are not followed.
+//
 // tenantignore reports malformed ignore directives (below).
 //
 // # Ignore directives
@@ -50,7 +60,8 @@
 //
 //	//tenantshield:ignore rawsql DDL from quoted identifiers, caller holds a bypass
 //
-// The directive names one check (rawsql, bypassreason, backgroundctx) and
+// The directive names one check (rawsql, bypassreason, backgroundctx,
+// detachedctx) and
 // must give a reason; a directive without a reason silences nothing and is
 // itself reported by tenantignore.
 package tenantvet

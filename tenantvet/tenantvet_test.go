@@ -30,3 +30,7 @@ func TestBackgroundCtx(t *testing.T) {
 func TestDirectives(t *testing.T) {
 	analysistest.Run(t, analysistest.TestData(), tenantvet.DirectiveAnalyzer, "directives")
 }
+
+func TestDetachedCtx(t *testing.T) {
+	analysistest.Run(t, analysistest.TestData(), tenantvet.DetachedCtxAnalyzer, "detachedctx")
+}
