@@ -39,7 +39,8 @@
 //
 // Tenants: [Tenant], [Parse], [MustParse], [Validator] ([DefaultValidator],
 // [SetDefaultValidator]). Context: [NewContext], [FromContext], [Require],
-// [WithRoles], [RolesFromContext]. Lifecycle: [Bind], [Run], [Switch],
+// [WithRoles], [RolesFromContext], [CacheKey] (a shared cache's key scoped
+// to the bound tenant). Lifecycle: [Bind], [Run], [Switch],
 // [Binding], [Binder] ([NewBinder], [DefaultBinder], [WithAuditBus],
 // [WithObserver]). Bypass: [WithBypass], [BypassFromContext],
 // [WithoutBypass]. Policies: [Policy], [PolicyFunc], [Operation], [Action],

@@ -76,3 +76,16 @@ func ExampleWithBypass() {
 	// nightly billing run true
 	// true
 }
+
+// A key for a cache shared by every tenant carries the bound tenant, and
+// there is no key without one.
+func ExampleCacheKey() {
+	ctx := scope.NewContext(context.Background(), scope.MustParse("acme"))
+	key, _ := scope.CacheKey(ctx, "invoices:list")
+	fmt.Println(key)
+	_, err := scope.CacheKey(context.Background(), "invoices:list")
+	fmt.Println(errors.Is(err, scope.ErrNoTenant))
+	// Output:
+	// t4:acme:invoices:list
+	// true
+}
