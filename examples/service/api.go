@@ -17,6 +17,7 @@ import (
 
 	"github.com/tenantshield/tenantshield-go/bunhook"
 	"github.com/tenantshield/tenantshield-go/scope"
+	"github.com/tenantshield/tenantshield-go/scope/scopehttp"
 )
 
 // Invoice is tenant-owned. The handlers below never mention the tenant:
@@ -66,7 +67,7 @@ func api(db *bun.DB) http.Handler {
 	mux.HandleFunc("POST /invoices", func(w http.ResponseWriter, r *http.Request) {
 		var inv Invoice
 		if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<20)).Decode(&inv); err != nil {
-			http.Error(w, "invalid JSON body", http.StatusBadRequest)
+			problem(w, http.StatusBadRequest, "", "the body is not a JSON invoice")
 			return
 		}
 		inv.ID = 0
@@ -83,7 +84,7 @@ func api(db *bun.DB) http.Handler {
 		}
 		var p invoicePatch
 		if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<20)).Decode(&p); err != nil {
-			http.Error(w, "invalid JSON body", http.StatusBadRequest)
+			problem(w, http.StatusBadRequest, "", "the body is not a JSON invoice patch")
 			return
 		}
 		q := db.NewUpdate().Model((*Invoice)(nil)).Where("id = ?", inv.ID)
@@ -97,7 +98,7 @@ func api(db *bun.DB) http.Handler {
 			q.Set("tenant_id = ?", *p.TenantID)
 		}
 		if p.Number == nil && p.Amount == nil && p.TenantID == nil {
-			http.Error(w, "nothing to update", http.StatusBadRequest)
+			problem(w, http.StatusBadRequest, "", "the patch changes nothing")
 			return
 		}
 		res, err := q.Exec(r.Context())
@@ -131,7 +132,7 @@ func noContent(w http.ResponseWriter, r *http.Request, res sql.Result, err error
 func byID(w http.ResponseWriter, r *http.Request) (*Invoice, bool) {
 	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
 	if err != nil || id <= 0 {
-		http.Error(w, "invalid invoice id", http.StatusBadRequest)
+		problem(w, http.StatusBadRequest, "", "the invoice id is not a positive integer")
 		return nil, false
 	}
 	return &Invoice{ID: id}, true
@@ -144,19 +145,42 @@ func reply(w http.ResponseWriter, status int, v any) {
 }
 
 // fail maps errors to statuses: another tenant's object is indistinguishable
-// from a missing one (404); a refused cross-tenant write is 403.
+// from a missing one (404); a refused cross-tenant write is 403. Every
+// error is an RFC 9457 problem whose detail is fixed text: the error's own
+// message names tables, columns and tenants, which a client must not see
+// (it is in the audit record and the trace, under the request's trace id).
 func fail(w http.ResponseWriter, r *http.Request, err error) {
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
-		http.Error(w, "not found", http.StatusNotFound)
+		problem(w, http.StatusNotFound, "", "")
 	case errors.Is(err, scope.ErrCrossTenant), errors.Is(err, scope.ErrPolicyDenied):
-		http.Error(w, "forbidden: "+err.Error(), http.StatusForbidden)
+		problem(w, http.StatusForbidden, problemCrossTenant, "the request would read or change another tenant's data")
 	case errors.Is(err, scope.ErrNoTenant), errors.Is(err, scope.ErrUnscopedQuery):
-		http.Error(w, "refused: "+err.Error(), http.StatusBadRequest)
+		problem(w, http.StatusBadRequest, "", "the request cannot be served within its tenant")
 	default:
 		slog.ErrorContext(r.Context(), "request failed", "err", err)
-		http.Error(w, "internal error", http.StatusInternalServerError)
+		problem(w, http.StatusInternalServerError, "", "")
 	}
+}
+
+// problemCrossTenant is the type of a refused cross-tenant access; other
+// errors have no type of their own ("about:blank": the status says it).
+const problemCrossTenant = "https://tenantshield.dev/problems/cross-tenant"
+
+// problem writes an RFC 9457 problem+json body: typ "" is about:blank, whose
+// title is the status text; detail is fixed text, never an error message.
+func problem(w http.ResponseWriter, status int, typ, detail string) {
+	p := scopehttp.Problem{Type: "about:blank", Title: http.StatusText(status), Status: status, Detail: detail}
+	if typ == problemCrossTenant {
+		p.Type, p.Title = typ, "Cross-tenant access refused"
+	}
+	body, _ := json.Marshal(p) // strings and an int: cannot fail
+	h := w.Header()
+	h.Set("Content-Type", scopehttp.ProblemContentType)
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(status)
+	_, _ = w.Write(body)
 }
 
 // serverSpans starts an HTTP server span per request (continuing an incoming

@@ -117,6 +117,36 @@ func TestServiceIsolation(t *testing.T) {
 	if rec := call(t, h, http.MethodGet, "/invoices", "", ""); rec.Code != http.StatusBadRequest {
 		t.Fatalf("no tenant: %d", rec.Code)
 	}
+	// Every error answer is problem+json and gives away no table, column,
+	// tenant or internal name (the cross-tenant 403 included).
+	for _, tc := range []struct {
+		what, method, path, tenant, body string
+		status                           int
+	}{
+		{"another tenant's invoice", http.MethodGet, fmt.Sprintf("/invoices/%d", globexID), "acme", "", http.StatusNotFound},
+		{"delete another tenant's invoice", http.MethodDelete, fmt.Sprintf("/invoices/%d", globexID), "acme", "", http.StatusNotFound},
+		{"cross-tenant move", http.MethodPatch, fmt.Sprintf("/invoices/%d", list.Invoices[1].ID), "globex", `{"tenant_id":"acme"}`, http.StatusForbidden},
+		{"invalid JSON", http.MethodPost, "/invoices", "acme", "{", http.StatusBadRequest},
+		{"invalid id", http.MethodGet, "/invoices/x", "acme", "", http.StatusBadRequest},
+		{"empty patch", http.MethodPatch, fmt.Sprintf("/invoices/%d", list.Invoices[1].ID), "globex", `{}`, http.StatusBadRequest},
+	} {
+		rec := call(t, h, tc.method, tc.path, tc.tenant, tc.body)
+		var p struct {
+			Type   string `json:"type"`
+			Title  string `json:"title"`
+			Status int    `json:"status"`
+		}
+		if rec.Code != tc.status || rec.Header().Get("Content-Type") != "application/problem+json" ||
+			json.Unmarshal(rec.Body.Bytes(), &p) != nil || p.Status != tc.status || p.Type == "" || p.Title == "" {
+			t.Errorf("%s: %d %q %s, want a %d problem+json", tc.what, rec.Code, rec.Header().Get("Content-Type"), rec.Body, tc.status)
+		}
+		body := strings.ToLower(rec.Body.String())
+		for _, leak := range []string{"invoices", "tenant_id", "acme", "globex", "bunhook", "sqlguard", "select", "update"} {
+			if strings.Contains(body, leak) {
+				t.Errorf("%s: the %d body names %q: %s", tc.what, rec.Code, leak, rec.Body)
+			}
+		}
+	}
 	if rec := call(t, h, http.MethodGet, "/healthz", "", ""); rec.Code != http.StatusOK {
 		t.Fatalf("healthz: %d", rec.Code)
 	}
