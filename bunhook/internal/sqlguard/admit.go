@@ -31,7 +31,7 @@ func (g *Guard) Admit(sql string) Verdict {
 		}
 	}
 	v := c.admit()
-	if keyed && v.OK() {
+	if keyed && v.OK() && c.marksAreNumbers() {
 		g.cache.put(c.key, v)
 	}
 	c.reset()

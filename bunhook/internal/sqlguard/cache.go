@@ -15,7 +15,12 @@ import (
 // their numbers). Check therefore keys a verified statement by the bound
 // tenant and its text with every standalone unsigned integer literal
 // replaced by a marker, and a statement with the same key gets the same
-// verdict without being parsed again.
+// verdict without being parsed again. A verdict is stored only when every
+// masked literal is exactly one number token of the parsed statement
+// (marksAreNumbers): the scan below only has to find candidates, and a
+// candidate that the lexer reads otherwise (digits in a name such as 0ae+1,
+// or in a PostgreSQL quoted name after a backtick, which the scan takes for
+// a quote) keeps the statement out of the cache.
 //
 // The key is exact text otherwise, so everything else that decides the
 // verdict (names, quotes, strings such as the tenant literal, operators,
@@ -87,6 +92,30 @@ func (g *Guard) Cached(sql, tenant string) (Verdict, bool) {
 	c.key, c.marks = c.key[:0], c.marks[:0] // nothing else of c was used
 	checkerPool.Put(c)
 	return v, ok
+}
+
+// marksAreNumbers reports whether every integer literal the key masks
+// (c.marks) is exactly one number token of the lexed statement (c.toks).
+// Only then is the verdict cached: a statement with the same key is the
+// same text with other digits in those places, which the lexer reads the
+// same way (it starts a number token at the same byte, and a run of digits
+// ends it at the same following byte), so the same tokens but for the
+// numbers' values, which no rule reads. Where the key's scan and the lexer
+// delimit differently (digits that the lexer reads as part of a name, such
+// as 0ae+1, or inside a quoted name that the scan took for something else)
+// the statement is simply not cached.
+func (c *checker) marksAreNumbers() bool {
+	k := 0
+	for m := 0; m+1 < len(c.marks); m += 2 {
+		start, end := c.marks[m], c.marks[m+1]
+		for k < len(c.toks) && c.toks[k].pos < start {
+			k++
+		}
+		if k == len(c.toks) || c.toks[k].pos != start || c.toks[k].end != end || c.toks[k].kind != tkNumber {
+			return false
+		}
+	}
+	return true
 }
 
 // Byte classes of the key scan.

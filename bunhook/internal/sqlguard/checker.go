@@ -107,7 +107,7 @@ func (g *Guard) Check(sql, tenant string) Verdict {
 		c.bigBuffer()
 	}
 	v := c.run()
-	if keyed && v.OK() {
+	if keyed && v.OK() && c.marksAreNumbers() {
 		g.cache.put(c.key, v)
 	}
 	c.reset()

@@ -385,7 +385,7 @@ func (c *checker) scanNumber(toks []token, i int) ([]token, int) {
 			j++
 			continue
 		}
-		if (x == 'e' || x == 'E') && !seenExp && j+1 < n &&
+		if (x == 'e' || x == 'E') && numeric && !seenExp && j+1 < n &&
 			(s[j+1] >= '0' && s[j+1] <= '9' || ((s[j+1] == '+' || s[j+1] == '-') && j+2 < n && s[j+2] >= '0' && s[j+2] <= '9')) {
 			seenExp = true
 			j += 2
