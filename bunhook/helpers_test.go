@@ -328,6 +328,18 @@ func eachDB(t *testing.T, fn func(t *testing.T, td *testDB)) {
 	}
 }
 
+// eachPostgres runs fn on PostgreSQL through pgdriver and through pgx, in
+// parallel subtests.
+func eachPostgres(t *testing.T, fn func(t *testing.T, td *testDB)) {
+	t.Helper()
+	for _, kind := range []string{"pg", "pgx"} {
+		t.Run(kind, func(t *testing.T) {
+			t.Parallel()
+			fn(t, openTestDB(t, kind))
+		})
+	}
+}
+
 func bypassCtx(t testing.TB) context.Context {
 	t.Helper()
 	ctx, err := scope.WithBypass(context.Background(), "test fixture")

@@ -80,25 +80,21 @@ func savepointRoundTrip(t *testing.T, td *testDB, rollback string) {
 // driver's bare connection never inherits a tenant, although the setting is
 // no longer cleared every time a connection goes back to the pool.
 func TestPostgresSettingSavepointsAndRaw(t *testing.T) {
-	for _, kind := range []string{"pg", "pgx"} {
-		t.Run(kind, func(t *testing.T) {
-			t.Parallel()
-			td := openTestDB(t, kind)
-			td.db.SetMaxOpenConns(1)
-			savepointRoundTrip(t, td, "ROLLBACK TO SAVEPOINT s1")
-			savepointRoundTrip(t, td, "/* c */ ROLLBACK WORK TO SAVEPOINT s1")
+	eachPostgres(t, func(t *testing.T, td *testDB) {
+		td.db.SetMaxOpenConns(1)
+		savepointRoundTrip(t, td, "ROLLBACK TO SAVEPOINT s1")
+		savepointRoundTrip(t, td, "/* c */ ROLLBACK WORK TO SAVEPOINT s1")
 
-			wantSetting(tenantCtx(t, "A"), t, td.db, "A", "autocommit under A")
-			conn, err := td.db.Conn(context.Background())
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer conn.Close()
-			if got := rawSetting(t, conn); got != "" {
-				t.Fatalf("the bare driver connection inherited tenant %q", got)
-			}
-		})
-	}
+		wantSetting(tenantCtx(t, "A"), t, td.db, "A", "autocommit under A")
+		conn, err := td.db.Conn(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		if got := rawSetting(t, conn); got != "" {
+			t.Fatalf("the bare driver connection inherited tenant %q", got)
+		}
+	})
 }
 
 // TestPostgresSettingAfterTextTransactionControl: transaction control sent
@@ -106,41 +102,37 @@ func TestPostgresSettingSavepointsAndRaw(t *testing.T) {
 // a statement running with another tenant's app.tenant_id. (ROLLBACK TO
 // spellings: TestPostgresSettingSavepointsAndRaw.)
 func TestPostgresSettingAfterTextTransactionControl(t *testing.T) {
-	for _, kind := range []string{"pg", "pgx"} {
-		t.Run(kind, func(t *testing.T) {
-			t.Parallel()
-			td := openTestDB(t, kind)
-			td.db.SetMaxOpenConns(1)
-			a, b := tenantCtx(t, "A"), tenantCtx(t, "B")
-			bg := context.Background()
-			must := func(err error) {
-				t.Helper()
-				if err != nil {
-					t.Fatal(err)
-				}
+	eachPostgres(t, func(t *testing.T, td *testDB) {
+		td.db.SetMaxOpenConns(1)
+		a, b := tenantCtx(t, "A"), tenantCtx(t, "B")
+		bg := context.Background()
+		must := func(err error) {
+			t.Helper()
+			if err != nil {
+				t.Fatal(err)
 			}
+		}
 
-			// BEGIN and ROLLBACK as text on a pinned connection restore A's
-			// value under the session-level B.
-			wantSetting(a, t, td.db, "A", "under A")
-			conn, err := td.db.Conn(bg)
-			must(err)
-			_, err = conn.ExecContext(a, "BEGIN")
-			must(err)
-			wantSetting(b, t, conn, "B", "under B after a text BEGIN")
-			_, err = conn.ExecContext(b, "ROLLBACK")
-			must(err)
-			wantSetting(b, t, conn, "B", "under B after a text ROLLBACK")
-			must(conn.Close())
-			wantSetting(b, t, td.db, "B", "the next user of the pooled connection, under B")
+		// BEGIN and ROLLBACK as text on a pinned connection restore A's
+		// value under the session-level B.
+		wantSetting(a, t, td.db, "A", "under A")
+		conn, err := td.db.Conn(bg)
+		must(err)
+		_, err = conn.ExecContext(a, "BEGIN")
+		must(err)
+		wantSetting(b, t, conn, "B", "under B after a text BEGIN")
+		_, err = conn.ExecContext(b, "ROLLBACK")
+		must(err)
+		wantSetting(b, t, conn, "B", "under B after a text ROLLBACK")
+		must(conn.Close())
+		wantSetting(b, t, td.db, "B", "the next user of the pooled connection, under B")
 
-			// COMMIT as text inside a driver transaction ends it.
-			tx, err := td.db.BeginTx(a, nil)
-			must(err)
-			_, err = tx.ExecContext(a, "COMMIT")
-			must(err)
-			wantSetting(b, t, tx, "B", "under B after a text COMMIT in a transaction")
-			_ = tx.Rollback() // the transaction already ended
-		})
-	}
+		// COMMIT as text inside a driver transaction ends it.
+		tx, err := td.db.BeginTx(a, nil)
+		must(err)
+		_, err = tx.ExecContext(a, "COMMIT")
+		must(err)
+		wantSetting(b, t, tx, "B", "under B after a text COMMIT in a transaction")
+		_ = tx.Rollback() // the transaction already ended
+	})
 }

@@ -30,48 +30,44 @@ func currentSetting(ctx context.Context, t *testing.T, db rowQuerier) string {
 // connection: every statement sees exactly the tenant of its own context
 // (none when none is bound), inside and outside transactions.
 func TestPostgresTenantSettingNeverLeaks(t *testing.T) {
-	for _, kind := range []string{"pg", "pgx"} {
-		t.Run(kind, func(t *testing.T) {
-			t.Parallel()
-			td := openTestDB(t, kind)
-			td.db.SetMaxOpenConns(1)
-			td.db.SetMaxIdleConns(1)
-			bg := context.Background()
-			for i := 0; i < 6; i++ {
-				tenant := []string{"A", "B", "C"}[i%3]
-				ctx := tenantCtx(t, tenant)
-				if got := currentSetting(ctx, t, td.db); got != tenant {
-					t.Fatalf("autocommit under %s sees %q", tenant, got)
-				}
-				if got := currentSetting(bg, t, td.db); got != "" {
-					t.Fatalf("no tenant bound, after %s, sees %q", tenant, got)
-				}
-				err := td.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
-					if got := currentSetting(ctx, t, tx); got != tenant {
-						return fmt.Errorf("in tx under %s sees %q", tenant, got)
-					}
-					return nil
-				})
-				if err != nil {
-					t.Fatal(err)
-				}
-				// The raw *sql.DB shares the pool and the connector.
-				if got := currentSetting(bg, t, td.db.DB); got != "" {
-					t.Fatalf("raw *sql.DB after a tx of %s sees %q", tenant, got)
-				}
-				// A bun.Conn keeps its connection; the setting follows each
-				// statement's context.
-				conn, err := td.db.Conn(bg)
-				if err != nil {
-					t.Fatal(err)
-				}
-				if got := currentSetting(ctx, t, conn); got != tenant {
-					t.Fatalf("conn under %s sees %q", tenant, got)
-				}
-				_ = conn.Close()
+	eachPostgres(t, func(t *testing.T, td *testDB) {
+		td.db.SetMaxOpenConns(1)
+		td.db.SetMaxIdleConns(1)
+		bg := context.Background()
+		for i := 0; i < 6; i++ {
+			tenant := []string{"A", "B", "C"}[i%3]
+			ctx := tenantCtx(t, tenant)
+			if got := currentSetting(ctx, t, td.db); got != tenant {
+				t.Fatalf("autocommit under %s sees %q", tenant, got)
 			}
-		})
-	}
+			if got := currentSetting(bg, t, td.db); got != "" {
+				t.Fatalf("no tenant bound, after %s, sees %q", tenant, got)
+			}
+			err := td.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+				if got := currentSetting(ctx, t, tx); got != tenant {
+					return fmt.Errorf("in tx under %s sees %q", tenant, got)
+				}
+				return nil
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			// The raw *sql.DB shares the pool and the connector.
+			if got := currentSetting(bg, t, td.db.DB); got != "" {
+				t.Fatalf("raw *sql.DB after a tx of %s sees %q", tenant, got)
+			}
+			// A bun.Conn keeps its connection; the setting follows each
+			// statement's context.
+			conn, err := td.db.Conn(bg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := currentSetting(ctx, t, conn); got != tenant {
+				t.Fatalf("conn under %s sees %q", tenant, got)
+			}
+			_ = conn.Close()
+		}
+	})
 }
 
 // TestPostgresRLSBackstop runs the application as a non-owner role under
@@ -79,37 +75,33 @@ func TestPostgresTenantSettingNeverLeaks(t *testing.T) {
 // the database to the tenant the connector set (report-only mode lets it
 // through to prove it).
 func TestPostgresRLSBackstop(t *testing.T) {
-	for _, kind := range []string{"pg", "pgx"} {
-		t.Run(kind, func(t *testing.T) {
-			t.Parallel()
-			td := openTestDB(t, kind)
-			td.seed(t)
-			app := openAsAppRole(t, td)
-			app.SetMaxOpenConns(1)
+	eachPostgres(t, func(t *testing.T, td *testDB) {
+		td.seed(t)
+		app := openAsAppRole(t, td)
+		app.SetMaxOpenConns(1)
 
-			var invs []Invoice
-			// Unscoped in report mode: the guard reports, RLS still limits.
-			if err := app.NewRaw("SELECT * FROM invoices").Scan(tenantCtx(t, "A"), &invs); err != nil {
-				t.Fatal(err)
-			}
-			if len(invs) != 3 {
-				t.Fatalf("RLS let %d rows through, want A's 3", len(invs))
-			}
-			onlyTenant(t, invs, "A")
-			var n int
-			if err := app.QueryRowContext(context.Background(), "SELECT count(*) FROM invoices").Scan(&n); err != nil || n != 0 {
-				t.Fatalf("no tenant bound: RLS count %d, %v; want 0", n, err)
-			}
-			// Moving a row to another tenant is refused by WITH CHECK.
-			_, err := app.NewRaw("UPDATE invoices SET tenant_id = 'B' WHERE tenant_id = 'A'").Exec(tenantCtx(t, "A"))
-			if err == nil {
-				t.Fatal("RLS allowed moving rows to tenant B")
-			}
-			if got := td.tenantsOf(t, "invoices"); got[1] != "A" {
-				t.Fatalf("invoice 1 now belongs to %q", got[1])
-			}
-		})
-	}
+		var invs []Invoice
+		// Unscoped in report mode: the guard reports, RLS still limits.
+		if err := app.NewRaw("SELECT * FROM invoices").Scan(tenantCtx(t, "A"), &invs); err != nil {
+			t.Fatal(err)
+		}
+		if len(invs) != 3 {
+			t.Fatalf("RLS let %d rows through, want A's 3", len(invs))
+		}
+		onlyTenant(t, invs, "A")
+		var n int
+		if err := app.QueryRowContext(context.Background(), "SELECT count(*) FROM invoices").Scan(&n); err != nil || n != 0 {
+			t.Fatalf("no tenant bound: RLS count %d, %v; want 0", n, err)
+		}
+		// Moving a row to another tenant is refused by WITH CHECK.
+		_, err := app.NewRaw("UPDATE invoices SET tenant_id = 'B' WHERE tenant_id = 'A'").Exec(tenantCtx(t, "A"))
+		if err == nil {
+			t.Fatal("RLS allowed moving rows to tenant B")
+		}
+		if got := td.tenantsOf(t, "invoices"); got[1] != "A" {
+			t.Fatalf("invoice 1 now belongs to %q", got[1])
+		}
+	})
 }
 
 // openAsAppRole enables RLS on td's tables and returns td's schema opened,
@@ -159,74 +151,70 @@ func pgOpen(kind string) func(string, ...bunhook.Option) (*bun.DB, error) {
 // different tenants: no query result and no app.tenant_id value ever belongs
 // to another tenant.
 func TestPostgresConcurrentTenants(t *testing.T) {
-	for _, kind := range []string{"pg", "pgx"} {
-		t.Run(kind, func(t *testing.T) {
-			t.Parallel()
-			td := openTestDB(t, kind)
-			td.db.SetMaxOpenConns(4)
-			const workers, iters = 16, 40
-			var wg sync.WaitGroup
-			errs := make(chan error, workers)
-			for w := 0; w < workers; w++ {
-				tenant := fmt.Sprintf("T%02d", w)
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					ctx := scope.NewContext(context.Background(), scope.MustParse(tenant))
-					for i := 0; i < iters; i++ {
-						if _, err := td.db.NewInsert().Model(&Invoice{Number: fmt.Sprintf("%s-%d", tenant, i)}).Exec(ctx); err != nil {
-							errs <- err
-							return
-						}
-						var invs []Invoice
-						if err := td.db.NewSelect().Model(&invs).Scan(ctx); err != nil {
-							errs <- err
-							return
-						}
-						if len(invs) != i+1 {
-							errs <- fmt.Errorf("%s sees %d invoices after %d inserts", tenant, len(invs), i+1)
-							return
-						}
-						for _, in := range invs {
-							if in.TenantID != tenant {
-								errs <- fmt.Errorf("%s read a row of %s", tenant, in.TenantID)
-								return
-							}
-						}
-						err := td.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
-							var v sql.NullString
-							if err := tx.QueryRowContext(ctx, "SELECT current_setting('app.tenant_id', true)").Scan(&v); err != nil {
-								return err
-							}
-							if v.String != tenant {
-								return fmt.Errorf("%s's transaction sees app.tenant_id %q", tenant, v.String)
-							}
-							n, err := tx.NewSelect().Model((*Invoice)(nil)).Count(ctx)
-							if err == nil && n != int64(i+1) {
-								err = fmt.Errorf("%s counts %d", tenant, n)
-							}
-							return err
-						})
-						if err != nil {
-							errs <- err
-							return
-						}
-						var v sql.NullString
-						if err := td.db.QueryRowContext(ctx, "SELECT current_setting('app.tenant_id', true)").Scan(&v); err != nil || v.String != tenant {
-							errs <- fmt.Errorf("%s autocommit sees app.tenant_id %q: %w", tenant, v.String, err)
+	eachPostgres(t, func(t *testing.T, td *testDB) {
+		td.db.SetMaxOpenConns(4)
+		const workers, iters = 16, 40
+		var wg sync.WaitGroup
+		errs := make(chan error, workers)
+		for w := 0; w < workers; w++ {
+			tenant := fmt.Sprintf("T%02d", w)
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				ctx := scope.NewContext(context.Background(), scope.MustParse(tenant))
+				for i := 0; i < iters; i++ {
+					if _, err := td.db.NewInsert().Model(&Invoice{Number: fmt.Sprintf("%s-%d", tenant, i)}).Exec(ctx); err != nil {
+						errs <- err
+						return
+					}
+					var invs []Invoice
+					if err := td.db.NewSelect().Model(&invs).Scan(ctx); err != nil {
+						errs <- err
+						return
+					}
+					if len(invs) != i+1 {
+						errs <- fmt.Errorf("%s sees %d invoices after %d inserts", tenant, len(invs), i+1)
+						return
+					}
+					for _, in := range invs {
+						if in.TenantID != tenant {
+							errs <- fmt.Errorf("%s read a row of %s", tenant, in.TenantID)
 							return
 						}
 					}
-				}()
-			}
-			wg.Wait()
-			close(errs)
-			for err := range errs {
-				t.Error(err)
-			}
-			if got := len(td.tenantsOf(t, "invoices")); got != workers*iters {
-				t.Fatalf("%d invoices, want %d", got, workers*iters)
-			}
-		})
-	}
+					err := td.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+						var v sql.NullString
+						if err := tx.QueryRowContext(ctx, "SELECT current_setting('app.tenant_id', true)").Scan(&v); err != nil {
+							return err
+						}
+						if v.String != tenant {
+							return fmt.Errorf("%s's transaction sees app.tenant_id %q", tenant, v.String)
+						}
+						n, err := tx.NewSelect().Model((*Invoice)(nil)).Count(ctx)
+						if err == nil && n != int64(i+1) {
+							err = fmt.Errorf("%s counts %d", tenant, n)
+						}
+						return err
+					})
+					if err != nil {
+						errs <- err
+						return
+					}
+					var v sql.NullString
+					if err := td.db.QueryRowContext(ctx, "SELECT current_setting('app.tenant_id', true)").Scan(&v); err != nil || v.String != tenant {
+						errs <- fmt.Errorf("%s autocommit sees app.tenant_id %q: %w", tenant, v.String, err)
+						return
+					}
+				}
+			}()
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			t.Error(err)
+		}
+		if got := len(td.tenantsOf(t, "invoices")); got != workers*iters {
+			t.Fatalf("%d invoices, want %d", got, workers*iters)
+		}
+	})
 }
