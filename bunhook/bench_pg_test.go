@@ -121,7 +121,7 @@ func oneRow(res interface{ RowsAffected() (int64, error) }, err error) error {
 	return err
 }
 
-func mustPgxConfig(b *testing.B, dsn string) *pgx.ConnConfig {
+func mustPgxConfig(b testing.TB, dsn string) *pgx.ConnConfig {
 	b.Helper()
 	cfg, err := pgx.ParseConfig(dsn)
 	if err != nil {

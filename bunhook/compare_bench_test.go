@@ -8,7 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/uptrace/bun"
 	"github.com/uptrace/bun/dialect/pgdialect"
@@ -73,11 +72,7 @@ func newCmpEnv(b testing.TB, kind string) *cmpEnv {
 	e := &cmpEnv{lib: td.db, plain: td.raw, ctx: tenantCtx(b, "A")}
 	if kind == "pgx" {
 		// plain bun over pgx's database/sql driver, like the enforced handle
-		cfg, err := pgx.ParseConfig(td.dsn)
-		if err != nil {
-			b.Fatal(err)
-		}
-		e.plain = bun.NewDB(stdlib.OpenDB(*cfg), pgdialect.New())
+		e.plain = bun.NewDB(stdlib.OpenDB(*mustPgxConfig(b, td.dsn)), pgdialect.New())
 		b.Cleanup(func() { _ = e.plain.Close() })
 	}
 	tp := noopTracing(b)
