@@ -60,16 +60,21 @@ func runBackgroundCtx(pass *analysis.Pass) (any, error) {
 			if tt == nil {
 				return true
 			}
-			fn := "context.Background()"
-			if s, ok := ast.Unparen(bg.Fun).(*ast.SelectorExpr); ok && s.Sel.Name == "TODO" {
-				fn = "context.TODO()"
-			}
 			r.report(bg, fmt.Sprintf("%s on tenant table %s runs with %s, which carries no tenant: it fails at run time "+
-				"with scope.ErrNoTenant; pass the request's context, or bind a tenant with scope.Run", sel.Sel.Name, tt.Table, fn))
+				"with scope.ErrNoTenant; pass the request's context, or bind a tenant with scope.Run", sel.Sel.Name, tt.Table, freshName(bg)))
 			return true
 		})
 	}
 	return nil, nil
+}
+
+// freshName spells the call of context.Background or context.TODO that bg
+// is, for a message.
+func freshName(bg *ast.CallExpr) string {
+	if s, ok := ast.Unparen(bg.Fun).(*ast.SelectorExpr); ok && s.Sel.Name == "TODO" {
+		return "context.TODO()"
+	}
+	return "context.Background()"
 }
 
 // isBunQuery reports whether t is a pointer to one of bun's query types.

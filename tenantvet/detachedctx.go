@@ -131,10 +131,4 @@ func bunExecutor(info *types.Info, call *ast.CallExpr) bool {
 	return ok && executors[sel.Sel.Name] && isBunQuery(recv)
 }
 
-func sprintfDetached(bg *ast.CallExpr) string {
-	fn := "context.Background()"
-	if s, ok := ast.Unparen(bg.Fun).(*ast.SelectorExpr); ok && s.Sel.Name == "TODO" {
-		fn = "context.TODO()"
-	}
-	return fmt.Sprintf(detachedMsg, fn)
-}
+func sprintfDetached(bg *ast.CallExpr) string { return fmt.Sprintf(detachedMsg, freshName(bg)) }
