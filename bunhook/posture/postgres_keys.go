@@ -122,14 +122,16 @@ FROM pg_constraint con WHERE con.contype = 'f' AND con.conrelid IN (`+oids+`)`, 
 		if err != nil {
 			return err
 		}
-		addForeignFinding(Postgres, r, name, c.table, p.table, cols, pcols, pgActions[del], pgActions[upd])
+		addForeignFinding(Postgres, r, name, c.table, p.table, cols, pcols, pgActions[del], pgActions[upd], false)
 		return nil
 	})
 }
 
 // addForeignFinding reports the foreign key name of child (cols) to parent
-// (pcols) unless some position pairs the two tenant columns.
-func addForeignFinding(d Dialect, r *Report, name string, child, parent Table, cols, pcols []string, onDelete, onUpdate string) {
+// (pcols) unless some position pairs the two tenant columns. dropIndex
+// drops the index of the same name with the key (MySQL keeps the index it
+// made for a foreign key, which would clash with the new key's).
+func addForeignFinding(d Dialect, r *Report, name string, child, parent Table, cols, pcols []string, onDelete, onUpdate string, dropIndex bool) {
 	for i := range cols {
 		if i < len(pcols) && strings.EqualFold(cols[i], child.Column) && strings.EqualFold(pcols[i], parent.Column) {
 			return
@@ -150,5 +152,9 @@ func addForeignFinding(d Dialect, r *Report, name string, child, parent Table, c
 		f.Advice = "MySQL's SET NULL would null the tenant column too: use RESTRICT or CASCADE on the composite key"
 		fk.OnDelete = "RESTRICT"
 	}
-	r.add(f, step{phaseDropForeign, DropForeignKeySQL(d, child.Name, name)}, step{phaseForeign, ForeignKeySQL(d, fk)})
+	drop := DropForeignKeySQL(d, child.Name, name)
+	if dropIndex {
+		drop += ", DROP INDEX " + Ident(d, name)
+	}
+	r.add(f, step{phaseDropForeign, drop}, step{phaseForeign, ForeignKeySQL(d, fk)})
 }
