@@ -128,20 +128,33 @@ var (
 
 // restrictsToSetting reports whether a policy expression, as
 // pg_get_expr prints it, requires column = current_setting(setting): the
-// comparison itself or a conjunction with it among its terms. Casts and
-// the (SELECT current_setting(...)) form are accepted.
+// comparison itself, a conjunction with it among its terms, or a
+// disjunction all of whose terms do. Casts and the (SELECT
+// current_setting(...)) form are accepted.
 func restrictsToSetting(expr, column, setting string) bool {
-	for _, term := range splitTopLevel(strings.ToLower(strings.TrimSpace(expr)), " and ") {
-		l, rhs, ok := cutTopLevel(stripParens(term), "=")
-		if !ok {
-			continue
+	s := stripParens(strings.ToLower(strings.TrimSpace(expr)))
+	if ors := splitTopLevel(s, " or "); len(ors) > 1 {
+		for _, o := range ors {
+			if !restrictsToSetting(o, column, setting) {
+				return false
+			}
 		}
-		l, rhs = stripOperand(l), stripOperand(rhs)
-		if isColumn(l, column) && isSetting(rhs, setting) || isColumn(rhs, column) && isSetting(l, setting) {
-			return true
-		}
+		return true
 	}
-	return false
+	if ands := splitTopLevel(s, " and "); len(ands) > 1 {
+		for _, a := range ands {
+			if restrictsToSetting(a, column, setting) {
+				return true
+			}
+		}
+		return false
+	}
+	l, rhs, ok := cutTopLevel(s, "=")
+	if !ok {
+		return false
+	}
+	l, rhs = stripOperand(l), stripOperand(rhs)
+	return isColumn(l, column) && isSetting(rhs, setting) || isColumn(rhs, column) && isSetting(l, setting)
 }
 
 func stripOperand(s string) string {

@@ -198,7 +198,7 @@ func (r *Report) Err(min Severity) error {
 func (r *Report) FixSQL() []string {
 	rebuilt := map[string]bool{}
 	for _, f := range r.Findings {
-		if f.Kind == KeyPrimary || f.Kind == KeyUnique {
+		if (f.Kind == KeyPrimary || f.Kind == KeyUnique) && len(f.steps) > 0 {
 			rebuilt[f.Table] = true
 		}
 	}
