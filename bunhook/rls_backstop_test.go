@@ -158,7 +158,7 @@ func TestPostgresRLSSecurityDefinerFunctions(t *testing.T) {
 				"CREATE FUNCTION "+who+"_mark(suffix text) RETURNS bigint LANGUAGE plpgsql"+p.definer()+`AS $$
 				DECLARE n bigint;
 				BEGIN
-					UPDATE invoices SET number = number || suffix WHERE number LIKE '%-_';
+					UPDATE invoices SET number = number || suffix WHERE number LIKE '%-%';
 					GET DIAGNOSTICS n = ROW_COUNT;
 					RETURN n;
 				END $$`)
