@@ -456,7 +456,9 @@ func TestPostgresRLSAppRoleCannotEscape(t *testing.T) {
 // (SET, set_config, or inside a DO block) reads and changes B's rows as
 // the application role; the next statement of A is set back to A by the
 // driver layer. In ModeEnforce the guard refuses all of them under a
-// tenant scope with scope.ErrUnscopedQuery before they are sent.
+// tenant scope with scope.ErrUnscopedQuery before they are sent; with no
+// tenant bound a bare SET runs, and the next statement has the setting put
+// back.
 func TestPostgresRLSSettingIsNotABarrier(t *testing.T) {
 	eachPostgres(t, func(t *testing.T, td *testDB) {
 		td.seed(t)
@@ -484,6 +486,18 @@ func TestPostgresRLSSettingIsNotABarrier(t *testing.T) {
 				t.Fatalf("ModeEnforce ran %q: %v", stmt, err)
 			}
 		}
+		// With no tenant bound, SET runs (as documented), but the next
+		// statement on the connection has the setting put back.
+		enforce.SetMaxOpenConns(1)
+		bg := context.Background()
+		if _, err := enforce.ExecContext(bg, "SET app.tenant_id = 'B'"); err != nil {
+			t.Fatalf("ModeEnforce, no tenant bound, SET: %v", err)
+		}
+		wantSetting(bg, t, enforce, "", "the next statement with no tenant bound")
+		if _, err := enforce.ExecContext(bg, "SET app.tenant_id = 'B'"); err != nil {
+			t.Fatal(err)
+		}
+		wantSetting(a, t, enforce, "A", "the next statement of A")
 
 		for _, attack := range attacks {
 			before := td.snapshot(t, snapTables)
