@@ -149,6 +149,7 @@ func changesOf(t *testing.T, changes []change, tenant string, when string) int {
 // set-returning function is a relation the guard refuses, so it is called
 // in report mode.
 func TestPostgresRLSSecurityDefinerFunctions(t *testing.T) {
+	t.Parallel()
 	eachPostgres(t, func(t *testing.T, td *testDB) {
 		td.seed(t)
 		p := newRLSPosture(t, td)
@@ -223,6 +224,7 @@ func TestPostgresRLSSecurityDefinerFunctions(t *testing.T) {
 // a DO block of the application) is held to the bound tenant like any
 // other statement.
 func TestPostgresRLSDynamicSQL(t *testing.T) {
+	t.Parallel()
 	eachPostgres(t, func(t *testing.T, td *testDB) {
 		td.seed(t)
 		p := newRLSPosture(t, td)
@@ -285,6 +287,7 @@ func TestPostgresRLSDynamicSQL(t *testing.T) {
 // and a trigger that writes a row of another tenant makes the INSERT fail
 // with the policy's WITH CHECK, leaving nothing behind.
 func TestPostgresRLSTriggers(t *testing.T) {
+	t.Parallel()
 	eachPostgres(t, func(t *testing.T, td *testDB) {
 		td.seed(t)
 		p := newRLSPosture(t, td)
@@ -344,6 +347,7 @@ func TestPostgresRLSTriggers(t *testing.T) {
 // savepoint of another tenant and after rolling back to it, after the
 // transaction commits or rolls back, and none with no tenant bound.
 func TestPostgresRLSSettingReusedConnection(t *testing.T) {
+	t.Parallel()
 	eachPostgres(t, func(t *testing.T, td *testDB) {
 		td.seed(t)
 		p := newRLSPosture(t, td)
@@ -403,6 +407,7 @@ func TestPostgresRLSSettingReusedConnection(t *testing.T) {
 // turn row-level security off for itself: each attempt fails and B's rows
 // stay invisible and unchanged.
 func TestPostgresRLSAppRoleCannotEscape(t *testing.T) {
+	t.Parallel()
 	eachPostgres(t, func(t *testing.T, td *testDB) {
 		td.seed(t)
 		p := newRLSPosture(t, td)
@@ -461,6 +466,7 @@ func TestPostgresRLSAppRoleCannotEscape(t *testing.T) {
 // tenant bound a bare SET runs, and the next statement has the setting put
 // back.
 func TestPostgresRLSSettingIsNotABarrier(t *testing.T) {
+	t.Parallel()
 	eachPostgres(t, func(t *testing.T, td *testDB) {
 		td.seed(t)
 		p := newRLSPosture(t, td)
