@@ -109,6 +109,15 @@ func TestPostgresRLSBackstop(t *testing.T) {
 // policies apply to it); the role is dropped at cleanup.
 func openAsAppRole(t *testing.T, td *testDB) *bun.DB {
 	t.Helper()
+	return openAsRole(t, td, createAppRole(t, td), bunhook.WithMode(bunhook.ModeReport))
+}
+
+// createAppRole enables RLS on td's tables and creates a login role that
+// is neither superuser nor BYPASSRLS nor a table owner, with SELECT,
+// INSERT, UPDATE and DELETE on td's tables and USAGE on its sequences (no
+// TRUNCATE). The role is dropped at cleanup; its name is returned.
+func createAppRole(t *testing.T, td *testDB) string {
+	t.Helper()
 	ctx := bypassCtx(t)
 	e, _ := bunhook.EnforcerOf(td.db)
 	if err := bunhook.EnableRLS(ctx, td.db, e); err != nil {
@@ -116,23 +125,27 @@ func openAsAppRole(t *testing.T, td *testDB) *bun.DB {
 	}
 	role := randName("ts_app_")
 	schema := td.rawString(t, "SELECT current_schema()")
-	for _, stmt := range []string{
-		"CREATE ROLE " + role + " LOGIN",
-		"GRANT USAGE ON SCHEMA " + schema + " TO " + role,
-		"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA " + schema + " TO " + role,
-		"GRANT USAGE ON ALL SEQUENCES IN SCHEMA " + schema + " TO " + role,
-	} {
-		if _, err := td.raw.ExecContext(context.Background(), stmt); err != nil {
-			t.Fatalf("%s: %v", stmt, err)
-		}
-	}
 	t.Cleanup(func() {
 		_, _ = td.raw.ExecContext(context.Background(), "DROP OWNED BY "+role)
 		_, _ = td.raw.ExecContext(context.Background(), "DROP ROLE "+role)
 	})
+	td.rawExec(t,
+		"CREATE ROLE "+role+" LOGIN NOSUPERUSER NOBYPASSRLS NOCREATEROLE NOCREATEDB",
+		"GRANT USAGE ON SCHEMA "+schema+" TO "+role,
+		"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA "+schema+" TO "+role,
+		"GRANT USAGE ON ALL SEQUENCES IN SCHEMA "+schema+" TO "+role)
+	return role
+}
+
+// openAsRole opens td's schema as role, with td's models, audit bus and
+// observer and the extra options (ModeEnforce unless they say otherwise).
+func openAsRole(t *testing.T, td *testDB, role string, extra ...bunhook.Option) *bun.DB {
+	t.Helper()
+	schema := td.rawString(t, "SELECT current_schema()")
 	dsn := withQuery(withUser(env(t, "TS_PG_DSN"), role), "search_path", schema)
-	app, err := pgOpen(td.kind)(dsn, bunhook.WithModels(allModels...), bunhook.WithMode(bunhook.ModeReport),
-		bunhook.WithAuditBus(td.bus), bunhook.WithObserver(td.obs))
+	opts := append([]bunhook.Option{bunhook.WithModels(allModels...), bunhook.WithAuditBus(td.bus),
+		bunhook.WithObserver(td.obs)}, extra...)
+	app, err := pgOpen(td.kind)(dsn, opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
