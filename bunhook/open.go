@@ -44,6 +44,12 @@ func Open(connector driver.Connector, d schema.Dialect, opts ...Option) (*bun.DB
 		_ = sqldb.Close()
 		return nil, err
 	}
+	if c.posture != nil {
+		if err := runPosture(db, c.posture); err != nil {
+			_ = sqldb.Close()
+			return nil, err
+		}
+	}
 	return db, nil
 }
 

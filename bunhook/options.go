@@ -53,6 +53,7 @@ type config struct {
 	policy      scope.Policy
 	policyAllow bool
 	collation   Collation
+	posture     *PostureCheck
 }
 
 // Collation says how the database compares the values of tenant columns,

@@ -3,9 +3,10 @@ package bunhook
 import (
 	"context"
 	"fmt"
-	"strings"
 
 	"github.com/uptrace/bun"
+
+	"github.com/tenantshield/tenantshield-go/bunhook/posture"
 )
 
 // RLSPolicySQL returns the PostgreSQL statements that make row-level security
@@ -15,18 +16,10 @@ import (
 //
 // RLS does not apply to superusers or, without FORCE, to the table owner: run
 // the application as a separate role, and revoke TRUNCATE from it (TRUNCATE
-// ignores RLS).
+// ignores RLS). posture.RoleSQL makes both roles; [Posture] checks the
+// result.
 func RLSPolicySQL(table, column string) []string {
-	t := quoteIdent(table)
-	c := quoteIdent(column)
-	policy := quoteIdent("tenantshield_" + table)
-	cond := fmt.Sprintf("%s = current_setting('%s', true)", c, RLSSetting)
-	return []string{
-		"ALTER TABLE " + t + " ENABLE ROW LEVEL SECURITY",
-		"ALTER TABLE " + t + " FORCE ROW LEVEL SECURITY",
-		"DROP POLICY IF EXISTS " + policy + " ON " + t,
-		"CREATE POLICY " + policy + " ON " + t + " USING (" + cond + ") WITH CHECK (" + cond + ")",
-	}
+	return posture.RLSSQL(table, column, RLSSetting)
 }
 
 // EnableRLS runs RLSPolicySQL for every registered tenant-owned table of db.
@@ -42,5 +35,3 @@ func EnableRLS(ctx context.Context, db bun.IDB, e *Enforcer) error {
 	}
 	return nil
 }
-
-func quoteIdent(s string) string { return `"` + strings.ReplaceAll(s, `"`, `""`) + `"` }

@@ -54,7 +54,7 @@ func checkPostgres(ctx context.Context, db Querier, c *config, r *Report) error 
 		return nil
 	}
 	for _, step := range []func(context.Context, Querier, *config, *pgState, string, *Report) error{
-		pgKeys, pgForeignKeys, pgPolicies, pgChildren, pgViews, pgDefiners,
+		pgKeys, pgForeignKeys, pgPolicies, pgChildren, pgViews, pgDefiners, pgSetters,
 	} {
 		if err := step(ctx, db, c, st, oids, r); err != nil {
 			return err

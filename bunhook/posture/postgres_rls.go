@@ -270,6 +270,36 @@ WHERE inh.inhparent IN (`+oids+`)`, func(rows *sql.Rows) error {
 	})
 }
 
+// pgSetters reports functions (trigger functions included) whose source
+// sets the tenant setting, or calls set_config with a name that is not a
+// literal: the driver layer cannot see a change made inside the server, so
+// the same tenant's next statements on that connection would run under the
+// value the function left.
+func pgSetters(ctx context.Context, db Querier, c *config, _ *pgState, _ string, r *Report) error {
+	if !c.rls {
+		return nil
+	}
+	lit := regexp.QuoteMeta(strings.ReplaceAll(c.setting, "'", "''"))
+	name := `"?` + regexp.QuoteMeta(c.setting) + `"?`
+	sets := regexp.MustCompile(`(?is)set_config\s*\(\s*(?:'` + lit + `'|[^'\s])|\bset\s+(?:session\s+|local\s+)?` + name + `\s*(?:=|\bto\b)`)
+	return queryRows(ctx, db, `SELECT p.oid::regprocedure::text, p.prosrc FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+WHERE n.nspname = ANY (current_schemas(false)) AND (p.prosrc ILIKE '%set\_config%' OR p.prosrc ILIKE '%set%' || `+stringLit(Postgres, c.setting)+` || '%')`,
+		func(rows *sql.Rows) error {
+			var fn, src string
+			if err := rows.Scan(&fn, &src); err != nil {
+				return err
+			}
+			if !sets.MatchString(src) {
+				return nil
+			}
+			r.add(Finding{Kind: FunctionSetsSetting, Severity: High, Object: fn,
+				Message: fmt.Sprintf("function %s sets %s (or calls set_config with a computed name)", fn, c.setting),
+				Why:     "the setting is what row-level security filters by; a change made inside the server is invisible to the driver layer, so later statements of the same tenant on that connection run under the value the function left",
+				Advice:  "remove the set_config/SET of " + c.setting + " from the function (the application sets it for every statement)"})
+			return nil
+		})
+}
+
 // pgViews reports views and materialized views that read tenant tables.
 func pgViews(ctx context.Context, db Querier, _ *config, st *pgState, oids string, r *Report) error {
 	return queryRows(ctx, db, `SELECT DISTINCT vn.nspname::text, v.relname::text, v.relkind::text, d.refobjid::bigint,

@@ -80,6 +80,19 @@ func TestPostgresSafeSchemaHasNoFindings(t *testing.T) {
 	}
 }
 
+// TestPostgresFunctionsThatReadTheSetting: functions and triggers that
+// only read the tenant setting, or set another one, are not findings.
+func TestPostgresFunctionsThatReadTheSetting(t *testing.T) {
+	t.Parallel()
+	td, app, _ := pgSafe(t)
+	td.exec(t, `CREATE FUNCTION current_tenant() RETURNS text LANGUAGE sql STABLE AS $$ SELECT current_setting('app.tenant_id', true) $$`,
+		`CREATE FUNCTION stamp() RETURNS trigger LANGUAGE plpgsql AS $$
+		BEGIN NEW.tenant_id := current_setting('app.tenant_id', true); PERFORM set_config('app.request_id', 'x', true); RETURN NEW; END $$`)
+	if r := check(t, app, posture.Postgres, pgTables); len(r.Findings) != 0 {
+		t.Fatalf("readers of the setting reported:\n%s", text(r))
+	}
+}
+
 // TestPostgresFindings breaks the safe schema one way per case and checks
 // that the check, as the application role, names exactly that weakness; for
 // the weaknesses DDL can fix, applying the report's fixes makes the schema
@@ -140,6 +153,14 @@ func TestPostgresFindings(t *testing.T) {
 		{name: "copy", brk: fixed("CREATE TABLE invoices_backup AS SELECT * FROM invoices"), kind: posture.RelationCopy, table: "invoices_backup", sev: posture.High},
 		{name: "security definer", brk: fixed(`CREATE FUNCTION all_invoices() RETURNS bigint LANGUAGE sql SECURITY DEFINER AS 'SELECT count(*) FROM invoices'`),
 			kind: posture.FunctionDefiner, sev: posture.High},
+		{name: "trigger sets the setting", brk: fixed(`CREATE FUNCTION trg() RETURNS trigger LANGUAGE plpgsql AS $$
+			BEGIN PERFORM set_config('app.tenant_id', 'B', false); RETURN NULL; END $$`),
+			kind: posture.FunctionSetsSetting, sev: posture.High},
+		{name: "function sets the setting with SET", brk: fixed(`CREATE FUNCTION sw() RETURNS void LANGUAGE plpgsql AS $$
+			BEGIN EXECUTE 'SET app.tenant_id = ''B'''; END $$`),
+			kind: posture.FunctionSetsSetting, sev: posture.High},
+		{name: "function calls set_config with a computed name", brk: fixed(`CREATE FUNCTION sw(n text) RETURNS void LANGUAGE sql AS 'SELECT set_config(n, ''B'', false)'`),
+			kind: posture.FunctionSetsSetting, sev: posture.High},
 		{name: "missing table", tables: []posture.Table{{Name: "nowhere", Column: "tenant_id"}}, kind: posture.TableMissing, table: "nowhere", sev: posture.Medium},
 		{name: "missing column", tables: []posture.Table{{Name: "customers", Column: "org_id"}}, kind: posture.ColumnMissing, table: "customers", sev: posture.Medium},
 	}

@@ -78,31 +78,32 @@ type Kind string
 // The kinds of findings.
 const (
 	// Roles of the connection.
-	RoleSuperuser     Kind = "role.superuser"       // PostgreSQL superuser: RLS never applies
-	RoleBypassRLS     Kind = "role.bypassrls"       // BYPASSRLS, or a member of such a role
-	RoleCreateRole    Kind = "role.createrole"      // can create or grant itself other roles
-	RoleOwner         Kind = "role.owner"           // owns a tenant table: can switch RLS off
-	RoleTruncate      Kind = "role.truncate"        // TRUNCATE ignores RLS
-	RoleSuper         Kind = "role.super"           // MariaDB/MySQL SUPER
-	RoleFile          Kind = "role.file"            // MariaDB/MySQL FILE: reads and writes server files
-	RoleGrantOption   Kind = "role.grant_option"    // can pass its privileges on
-	RoleDDL           Kind = "role.ddl"             // can alter or drop tenant tables
-	RLSDisabled       Kind = "rls.disabled"         // no row-level security on a tenant table
-	RLSNotForced      Kind = "rls.not_forced"       // the owner (and its definer functions) bypass RLS
-	RLSNoPolicy       Kind = "rls.no_policy"        // RLS on, but no policy for the application
-	RLSPolicy         Kind = "rls.policy"           // a policy that does not restrict to the tenant setting
-	KeyPrimary        Kind = "key.primary"          // primary key without the tenant column
-	KeyUnique         Kind = "key.unique"           // unique key or index without the tenant column
-	KeyForeign        Kind = "key.foreign"          // foreign key between tenant tables without the tenant column
-	IndexTenant       Kind = "index.tenant"         // no index leads with the tenant column
-	CollationFolding  Kind = "collation.folding"    // the tenant column folds case, accents or padding
-	RelationPartition Kind = "relation.partition"   // a partition of a tenant table, not registered
-	RelationInherits  Kind = "relation.inherits"    // an inheritance child of a tenant table, not registered
-	RelationView      Kind = "relation.view"        // a view over a tenant table
-	RelationCopy      Kind = "relation.copy"        // an unregistered table with a tenant column
-	FunctionDefiner   Kind = "function.definer"     // SECURITY DEFINER owned by a role that bypasses RLS
-	TableMissing      Kind = "table.missing"        // a registered table the database does not have
-	ColumnMissing     Kind = "table.missing_column" // a registered table without its tenant column
+	RoleSuperuser       Kind = "role.superuser"        // PostgreSQL superuser: RLS never applies
+	RoleBypassRLS       Kind = "role.bypassrls"        // BYPASSRLS, or a member of such a role
+	RoleCreateRole      Kind = "role.createrole"       // can create or grant itself other roles
+	RoleOwner           Kind = "role.owner"            // owns a tenant table: can switch RLS off
+	RoleTruncate        Kind = "role.truncate"         // TRUNCATE ignores RLS
+	RoleSuper           Kind = "role.super"            // MariaDB/MySQL SUPER
+	RoleFile            Kind = "role.file"             // MariaDB/MySQL FILE: reads and writes server files
+	RoleGrantOption     Kind = "role.grant_option"     // can pass its privileges on
+	RoleDDL             Kind = "role.ddl"              // can alter or drop tenant tables
+	RLSDisabled         Kind = "rls.disabled"          // no row-level security on a tenant table
+	RLSNotForced        Kind = "rls.not_forced"        // the owner (and its definer functions) bypass RLS
+	RLSNoPolicy         Kind = "rls.no_policy"         // RLS on, but no policy for the application
+	RLSPolicy           Kind = "rls.policy"            // a policy that does not restrict to the tenant setting
+	KeyPrimary          Kind = "key.primary"           // primary key without the tenant column
+	KeyUnique           Kind = "key.unique"            // unique key or index without the tenant column
+	KeyForeign          Kind = "key.foreign"           // foreign key between tenant tables without the tenant column
+	IndexTenant         Kind = "index.tenant"          // no index leads with the tenant column
+	CollationFolding    Kind = "collation.folding"     // the tenant column folds case, accents or padding
+	RelationPartition   Kind = "relation.partition"    // a partition of a tenant table, not registered
+	RelationInherits    Kind = "relation.inherits"     // an inheritance child of a tenant table, not registered
+	RelationView        Kind = "relation.view"         // a view over a tenant table
+	RelationCopy        Kind = "relation.copy"         // an unregistered table with a tenant column
+	FunctionDefiner     Kind = "function.definer"      // SECURITY DEFINER owned by a role that bypasses RLS
+	FunctionSetsSetting Kind = "function.sets_setting" // a function or trigger that changes the tenant setting
+	TableMissing        Kind = "table.missing"         // a registered table the database does not have
+	ColumnMissing       Kind = "table.missing_column"  // a registered table without its tenant column
 )
 
 // Table is a registered tenant table: its name (optionally qualified by a
