@@ -5,12 +5,14 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/go-sql-driver/mysql"
 	"github.com/uptrace/bun"
 
+	"github.com/tenantshield/tenantshield-go/auditlog"
 	"github.com/tenantshield/tenantshield-go/bunhook"
 	"github.com/tenantshield/tenantshield-go/scope"
 )
@@ -408,7 +410,18 @@ func TestSchemaAttackProbes(t *testing.T) {
 						plain := reopen(t, e.td, attModels)
 						guardBlocksBoth(t, e, at, func(guess any) error { _, err := at.probe(a, plain, id+1, guess); return err })
 					}
+					e.td.sink.Reset()
 					gotSecret, gotControl := run(e.db, at.secret), run(e.db, at.control)
+					// The probes passed the guard: silently, or (ModeReport)
+					// reported as would-be blocks.
+					wantReported := 0
+					if at.guard == guardReports {
+						wantReported = 2
+					}
+					if v := e.td.events(auditlog.EnforcementViolation); len(v) != wantReported ||
+						slices.ContainsFunc(v, func(ev auditlog.Event) bool { return ev.Outcome != auditlog.OutcomeReported || ev.Tenant != "A" }) {
+						t.Fatalf("want %d reported ENFORCEMENT_VIOLATION of A, got %+v", wantReported, v)
+					}
 					afterB := e.rows(t, "B")
 					if !sch.safe {
 						if gotSecret != at.unsafeSecret || gotControl != at.unsafeControl {
@@ -440,8 +453,12 @@ func guardBlocksBoth(t *testing.T, e *attackEnv, at probeAttack, probe func(gues
 	t.Helper()
 	before := e.rows(t, "B")
 	for _, guess := range []any{at.secret, at.control} {
+		e.td.sink.Reset()
 		if err := probe(guess); !errors.Is(err, at.blockedBy) {
 			t.Fatalf("enforce mode, guess %v: want %v, got %v", guess, at.blockedBy, err)
+		}
+		if v := e.td.events(auditlog.EnforcementViolation); len(v) != 1 || v[0].Outcome != auditlog.OutcomeBlocked {
+			t.Fatalf("enforce mode, guess %v: want one blocked ENFORCEMENT_VIOLATION, got %+v", guess, v)
 		}
 	}
 	if after := e.rows(t, "B"); after != before {
