@@ -35,11 +35,15 @@ import (
 //     shape (every unique key includes the tenant column); the attack runs
 //     with that option.
 //
-// Not blocked, and run in enforce mode: a plain INSERT (a guessed number or
-// an explicit id), ON CONFLICT DO NOTHING (PostgreSQL, SQLite) and INSERT
-// IGNORE (MariaDB), a raw INSERT with the tenant literal whose foreign key
+// Not blocked, and run in enforce mode (no ENFORCEMENT_VIOLATION at all): a
+// plain INSERT (a guessed number or an explicit id), ON CONFLICT DO NOTHING
+// (PostgreSQL, SQLite) and INSERT IGNORE (MariaDB), ON CONFLICT DO UPDATE
+// (the guard restricts the update to A's rows, which keeps B's row intact
+// but not secret), a raw INSERT with the tenant literal whose foreign key
 // names B's parent (the guard does not check foreign keys in raw SQL), a
-// scoped DELETE that cascades, and a scoped UPDATE whose scan locks rows.
+// scoped DELETE that cascades, and a scoped UPDATE whose scan locks rows
+// (schema_attacks_locks_test.go, which also shows what the safe shape does
+// not close: MariaDB's gap locks under REPEATABLE READ).
 
 type AttInvoice struct {
 	bun.BaseModel `bun:"table:att_invoices,alias:ainv"`
@@ -316,6 +320,9 @@ type probeAttack struct {
 	secret, control any
 	// probe runs the statement as tenant A; id is a fresh id for A's row.
 	probe func(ctx context.Context, db bun.IDB, id int64, guess any) (sql.Result, error)
+	// safeProbe, when set, is the same statement written for the safe
+	// schema (an upsert names the unique key it conflicts on).
+	safeProbe func(ctx context.Context, db bun.IDB, id int64, guess any) (sql.Result, error)
 	// The outcomes expected on the unsafe schema (they differ: the leak),
 	// and on the safe schema (for both values).
 	unsafeSecret, unsafeControl, safe string
@@ -366,6 +373,21 @@ var probeAttacks = []probeAttack{
 		unsafeSecret: inserted, unsafeControl: "error fk", safe: "error fk",
 	},
 	{
+		// The guard restricts DO UPDATE to A's rows (it adds WHERE
+		// tenant_id = 'A'), so B's row is not overwritten; but a conflict
+		// with B's row updates nothing and inserts nothing.
+		name: "on conflict do update", kinds: []string{"sqlite", "pg", "pgx"}, secret: "B-1", control: "B-9",
+		probe: func(ctx context.Context, db bun.IDB, id int64, guess any) (sql.Result, error) {
+			return db.NewInsert().Model(&AttInvoice{ID: id, Number: guess.(string), Status: "stolen"}).
+				On("CONFLICT (number) DO UPDATE").Set("status = EXCLUDED.status").Exec(ctx)
+		},
+		safeProbe: func(ctx context.Context, db bun.IDB, id int64, guess any) (sql.Result, error) {
+			return db.NewInsert().Model(&AttInvoice{ID: id, Number: guess.(string), Status: "stolen"}).
+				On("CONFLICT (tenant_id, number) DO UPDATE").Set("status = EXCLUDED.status").Exec(ctx)
+		},
+		unsafeSecret: "ok, 0 row(s)", unsafeControl: inserted, safe: inserted,
+	},
+	{
 		// MariaDB reports 2 rows for an update by ON DUPLICATE KEY UPDATE:
 		// on the unsafe schema A overwrites B's invoice.
 		name: "on duplicate key update", kinds: []string{"mysql"}, guard: guardDupKey, blockedBy: scope.ErrUnscopedQuery,
@@ -396,19 +418,23 @@ func TestSchemaAttackProbes(t *testing.T) {
 					e.seed(t)
 					a := tenantCtx(t, "A")
 					beforeB := e.rows(t, "B")
+					probe := at.probe
+					if sch.safe && at.safeProbe != nil {
+						probe = at.safeProbe
+					}
 					id := int64(500)
 					run := func(db bun.IDB, guess any) string {
 						id++
-						return observed(at.probe(a, db, id, guess))
+						return observed(probe(a, db, id, guess))
 					}
 					switch at.guard {
 					case guardReports:
-						guardBlocksBoth(t, e, at, func(guess any) error { _, err := at.probe(a, e.db, id+1, guess); return err })
+						guardBlocksBoth(t, e, at, func(guess any) error { _, err := probe(a, e.db, id+1, guess); return err })
 						enf, _ := bunhook.EnforcerOf(e.td.db)
 						enf.SetMode(bunhook.ModeReport)
 					case guardDupKey:
 						plain := reopen(t, e.td, attModels)
-						guardBlocksBoth(t, e, at, func(guess any) error { _, err := at.probe(a, plain, id+1, guess); return err })
+						guardBlocksBoth(t, e, at, func(guess any) error { _, err := probe(a, plain, id+1, guess); return err })
 					}
 					e.td.sink.Reset()
 					gotSecret, gotControl := run(e.db, at.secret), run(e.db, at.control)
