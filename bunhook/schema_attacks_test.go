@@ -175,6 +175,7 @@ func openAttackDB(t *testing.T, kind string, create func(testing.TB, *testDB), e
 	return e
 }
 
+// fkConn returns a connection of db with foreign keys enforced (SQLite).
 func fkConn(t *testing.T, db *bun.DB) bun.Conn {
 	t.Helper()
 	ctx := context.Background()
@@ -523,7 +524,7 @@ func TestSchemaAttackCascade(t *testing.T) {
 				if got := observed(res, err); got != inserted {
 					t.Fatalf("A's scoped delete of its invoice 101: %s", got)
 				}
-				items := e.td.tenantsOfRaw(t, e.raw, "att_items")
+				items := e.tenants(t, "att_items")
 				if _, ok := items[103]; ok {
 					t.Fatalf("A's item 103 survived the cascade of its invoice 101: %v", items)
 				}
@@ -545,10 +546,11 @@ func TestSchemaAttackCascade(t *testing.T) {
 	}
 }
 
-// tenantsOfRaw returns the tenant of every row of table by id, read on raw.
-func (td *testDB) tenantsOfRaw(t testing.TB, raw bun.IDB, table string) map[int64]string {
+// tenants returns the tenant of every row of table by id, read through the
+// raw handle.
+func (e *attackEnv) tenants(t testing.TB, table string) map[int64]string {
 	t.Helper()
-	rows, err := raw.QueryContext(context.Background(), "SELECT id, tenant_id FROM "+table)
+	rows, err := e.raw.QueryContext(context.Background(), "SELECT id, tenant_id FROM "+table)
 	if err != nil {
 		t.Fatalf("raw read %s: %v", table, err)
 	}
