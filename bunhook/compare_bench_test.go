@@ -14,6 +14,7 @@ import (
 	"github.com/uptrace/bun/extra/bunotel"
 
 	"github.com/tenantshield/tenantshield-go/bunhook"
+	"github.com/tenantshield/tenantshield-go/bunhook/posture"
 	"github.com/tenantshield/tenantshield-go/otelobs"
 )
 
@@ -37,6 +38,9 @@ func BenchmarkCompare(b *testing.B) {
 		b.Run("db="+kind, func(b *testing.B) {
 			e := newCmpEnv(b, kind)
 			for _, w := range cmpWorkloads() {
+				if w.name == "insert-ref-trusted" && e.libTrusted == nil {
+					continue // SQLite: nothing is trusted
+				}
 				b.Run("op="+w.name, func(b *testing.B) {
 					b.Run("impl=plain", func(b *testing.B) { w.bench(b, e, false) })
 					b.Run("impl=bunhook", func(b *testing.B) { w.bench(b, e, true) })
@@ -61,9 +65,12 @@ const (
 type cmpEnv struct {
 	plain, lib             *bun.DB
 	plainTraced, libTraced *bun.DB
-	ids                    []int64 // invoices of tenant A, in id order
-	cust                   int64   // a customer of tenant A
-	ctx                    context.Context
+	// libTrusted relies on the composite foreign key invoices -> customers
+	// (PostureCheck.TrustForeignKeys); nil on SQLite.
+	libTrusted *bun.DB
+	ids        []int64 // invoices of tenant A, in id order
+	cust       int64   // a customer of tenant A
+	ctx        context.Context
 }
 
 func newCmpEnv(b testing.TB, kind string) *cmpEnv {
@@ -74,6 +81,16 @@ func newCmpEnv(b testing.TB, kind string) *cmpEnv {
 		// plain bun over pgx's database/sql driver, like the enforced handle
 		e.plain = bun.NewDB(stdlib.OpenDB(*mustPgxConfig(b, td.dsn)), pgdialect.New())
 		b.Cleanup(func() { _ = e.plain.Close() })
+	}
+	if kind != "sqlite" {
+		// The safe shape of the reference: both sides pay the database's
+		// foreign-key check; bunhook adds its own query unless trusted.
+		td.rawExec(b, "ALTER TABLE customers ADD CONSTRAINT customers_tenant_key UNIQUE (tenant_id, id)",
+			"ALTER TABLE invoices ADD CONSTRAINT invoices_customer_fk FOREIGN KEY (tenant_id, customer_id) REFERENCES customers (tenant_id, id)")
+		e.libTrusted = reopen(b, td, bunhook.WithPostureCheck(bunhook.PostureCheck{
+			FailAt: posture.Critical + 1, Warn: func(*posture.Report) {}, TrustForeignKeys: true}))
+		e.libTrusted.SetMaxOpenConns(cmpConns)
+		e.libTrusted.SetMaxIdleConns(cmpConns)
 	}
 	tp := noopTracing(b)
 	e.libTraced = reopen(b, td, bunhook.WithObserver(otelobs.New(otelobs.WithTracerProvider(tp), otelobs.WithEnabled(true))))
@@ -266,6 +283,13 @@ func cmpWorkloads() []cmpWorkload {
 		}},
 		{name: "insert", run: func(e *cmpEnv, lib bool, _ int) error { return insertOne(e, lib, 0) }},
 		{name: "insert-ref", run: func(e *cmpEnv, lib bool, _ int) error { return insertOne(e, lib, e.cust) }},
+		{name: "insert-ref-trusted", run: func(e *cmpEnv, lib bool, _ int) error {
+			if !lib {
+				return insertOne(e, false, e.cust)
+			}
+			_, err := e.libTrusted.NewInsert().Model(&Invoice{Number: "n", CustomerID: e.cust}).Exec(e.ctx)
+			return err
+		}},
 		{name: "update", run: updateOne},
 		{name: "bulk10000", run: bulkInsert(10000)},
 	}

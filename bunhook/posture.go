@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/uptrace/bun"
@@ -96,6 +97,17 @@ type PostureCheck struct {
 	Timeout time.Duration
 	// Options are passed to posture.Check.
 	Options []posture.Option
+	// TrustForeignKeys skips bunhook's own check of a reference between
+	// tenant tables (the query that makes sure a model INSERT or UPDATE
+	// refers to a row of the bound tenant, one per referenced table and
+	// write) where the check finds the database enforcing it with a foreign
+	// key that pairs the tenant columns, FOREIGN KEY (tenant_id,
+	// invoice_id) REFERENCES invoices (tenant_id, id): on PostgreSQL and
+	// MySQL, not SQLite. A write that refers to another tenant's row then
+	// fails with the database's foreign-key error, the same error as for a
+	// row that does not exist (so it reveals nothing), and is not audited
+	// as an ENFORCEMENT_VIOLATION: the database cannot tell the two apart.
+	TrustForeignKeys bool
 }
 
 // WithPostureCheck makes [Open] run the posture check against the database,
@@ -123,6 +135,11 @@ func runPosture(db *bun.DB, c *PostureCheck) error {
 	if err := r.Err(c.FailAt); err != nil {
 		return fmt.Errorf("bunhook.Open: %w", err)
 	}
+	if c.TrustForeignKeys {
+		if e, ok := EnforcerOf(db); ok {
+			e.trustForeignKeys(r.TenantForeignKeys)
+		}
+	}
 	if len(r.Findings) == 0 {
 		return nil
 	}
@@ -135,4 +152,23 @@ func runPosture(db *bun.DB, c *PostureCheck) error {
 			"table", f.Table, "object", f.Object, "message", f.Message, "why", f.Why, "fix", f.Fix, "advice", f.Advice)
 	}
 	return nil
+}
+
+// trustForeignKeys marks the references that fks enforce: two-column keys
+// of a tenant column and one reference column each.
+func (e *Enforcer) trustForeignKeys(fks []posture.ForeignKey) {
+	tables := e.Tables()
+	for _, fk := range fks {
+		if len(fk.Columns) != 2 || len(fk.ParentColumns) != 2 {
+			continue
+		}
+		for i := range 2 {
+			j := 1 - i
+			col, ok := tables[fk.Table]
+			pcol, pok := tables[fk.Parent]
+			if ok && pok && strings.EqualFold(fk.Columns[i], col) && strings.EqualFold(fk.ParentColumns[i], pcol) {
+				e.refs.trust(fk.Table, fk.Columns[j], fk.Parent, fk.ParentColumns[j])
+			}
+		}
+	}
 }

@@ -32,6 +32,9 @@ type reference struct {
 	column string // on the child table
 	parent *schema.Table
 	key    string // on the parent table
+	// enforced: the database enforces the reference with a foreign key
+	// that pairs the tenant columns (PostureCheck.TrustForeignKeys).
+	enforced bool
 }
 
 // references maps a lower-case child table name to its references.
@@ -53,6 +56,22 @@ func (r *references) add(child string, ref reference) {
 		}
 	}
 	r.m[key] = append(r.m[key], ref)
+}
+
+// trust marks the reference child.column -> parent.key as enforced by the
+// database, and reports whether there was one.
+func (r *references) trust(child, column, parent, key string) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	refs := r.m[strings.ToLower(child)]
+	for i := range refs {
+		x := &refs[i]
+		if strings.EqualFold(x.column, column) && strings.EqualFold(x.parent.Name, parent) && strings.EqualFold(x.key, key) {
+			x.enforced = true
+			return true
+		}
+	}
+	return false
 }
 
 func (r *references) of(child string) []reference {
@@ -166,7 +185,7 @@ func (w *refWrites) rowsWritten(column string) bool {
 func (e *Enforcer) checkWrites(ctx context.Context, w *refWrites) error {
 	for _, ref := range e.refs.of(w.mi.table.Name) {
 		f, ok := w.mi.table.FieldMap[ref.column]
-		if !ok {
+		if !ok || ref.enforced {
 			continue
 		}
 		var kv keyValues

@@ -36,8 +36,9 @@ type myForeign struct {
 
 func checkMySQL(ctx context.Context, db Querier, c *config, r *Report) error {
 	var version string
-	err := queryRows(ctx, db, "SELECT CURRENT_USER(), COALESCE(DATABASE(), ''), VERSION()", func(rows *sql.Rows) error {
-		return rows.Scan(&r.Role, &r.Database, &version)
+	var fkChecks int
+	err := queryRows(ctx, db, "SELECT CURRENT_USER(), COALESCE(DATABASE(), ''), VERSION(), @@foreign_key_checks", func(rows *sql.Rows) error {
+		return rows.Scan(&r.Role, &r.Database, &version, &fkChecks)
 	})
 	if err != nil {
 		return err
@@ -79,6 +80,13 @@ func checkMySQL(ctx context.Context, db Querier, c *config, r *Report) error {
 			_, named := child.indexes[fk.name]
 			addForeignFinding(MySQL, r, fk.name, child.table, parent.table, fk.cols, fk.pcols, fk.onDelete, fk.onUpdate, named)
 		}
+	}
+	if fkChecks == 0 {
+		r.TenantForeignKeys = nil
+		r.add(Finding{Kind: KeyUnchecked, Severity: Critical, Object: "foreign_key_checks",
+			Message: "foreign_key_checks is off for this connection (the server's default): no foreign key is enforced",
+			Why:     "composite foreign keys are what keeps a row from referencing, and a cascade from reaching, another tenant's rows",
+			Advice:  "SET GLOBAL foreign_key_checks = 1, and remove foreign_key_checks=0 from the DSN or the server configuration"})
 	}
 	return myRelations(ctx, db, c, tables, tenants, r)
 }

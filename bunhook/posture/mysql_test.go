@@ -165,3 +165,30 @@ func TestMySQLFindings(t *testing.T) {
 		})
 	}
 }
+
+// TestMySQLTenantForeignKeys: the safe schema's composite foreign keys are
+// listed for bunhook to rely on, unless foreign_key_checks is off, which
+// is itself a critical finding.
+func TestMySQLTenantForeignKeys(t *testing.T) {
+	t.Parallel()
+	td, app, user := mySafe(t)
+	r := check(t, app, posture.MySQL, pgTables)
+	if len(r.TenantForeignKeys) != 2 {
+		t.Fatalf("want the 2 composite foreign keys, got %+v", r.TenantForeignKeys)
+	}
+	cfg, err := mysql.ParseDSN(td.dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.User, cfg.Passwd = user, ""
+	cfg.Params = map[string]string{"foreign_key_checks": "0"}
+	off, err := sql.Open("mysql", cfg.FormatDSN())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer off.Close()
+	r = check(t, off, posture.MySQL, pgTables)
+	if len(find(r, posture.KeyUnchecked, "")) != 1 || len(r.TenantForeignKeys) != 0 {
+		t.Fatalf("foreign_key_checks=0: want key.unchecked and no trusted keys:\n%s", text(r))
+	}
+}

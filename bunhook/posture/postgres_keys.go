@@ -134,6 +134,10 @@ FROM pg_constraint con WHERE con.contype = 'f' AND con.conrelid IN (`+oids+`)`, 
 func addForeignFinding(d Dialect, r *Report, name string, child, parent Table, cols, pcols []string, onDelete, onUpdate string, dropIndex bool) {
 	for i := range cols {
 		if i < len(pcols) && strings.EqualFold(cols[i], child.Column) && strings.EqualFold(pcols[i], parent.Column) {
+			if d != SQLite {
+				r.TenantForeignKeys = append(r.TenantForeignKeys, ForeignKey{Table: child.Name, Name: name,
+					Columns: cols, Parent: parent.Name, ParentColumns: pcols, OnDelete: onDelete, OnUpdate: onUpdate})
+			}
 			return
 		}
 	}

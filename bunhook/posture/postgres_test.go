@@ -72,6 +72,9 @@ func TestPostgresSafeSchemaHasNoFindings(t *testing.T) {
 	if len(r.Findings) != 0 {
 		t.Fatalf("the helpers' schema has findings:\n%s", text(r))
 	}
+	if len(r.TenantForeignKeys) != 2 {
+		t.Fatalf("want the 2 composite foreign keys listed, got %+v", r.TenantForeignKeys)
+	}
 	if r.Role != role || r.Database == "" {
 		t.Fatalf("report names role %q, database %q; want %q and the database", r.Role, r.Database, role)
 	}

@@ -94,6 +94,7 @@ const (
 	KeyPrimary          Kind = "key.primary"           // primary key without the tenant column
 	KeyUnique           Kind = "key.unique"            // unique key or index without the tenant column
 	KeyForeign          Kind = "key.foreign"           // foreign key between tenant tables without the tenant column
+	KeyUnchecked        Kind = "key.unchecked"         // MySQL foreign_key_checks off: no foreign key is enforced
 	IndexTenant         Kind = "index.tenant"          // no index leads with the tenant column
 	CollationFolding    Kind = "collation.folding"     // the tenant column folds case, accents or padding
 	RelationPartition   Kind = "relation.partition"    // a partition of a tenant table, not registered
@@ -159,6 +160,12 @@ type Report struct {
 	Role     string    `json:"role,omitempty"`
 	Tables   []Table   `json:"tables"`
 	Findings []Finding `json:"findings"`
+	// TenantForeignKeys are the foreign keys between tenant tables that
+	// pair the two tenant columns (the safe shape), which the database
+	// enforces on every statement: bunhook's TrustForeignKeys relies on
+	// them. Not filled on SQLite, which enforces foreign keys only on
+	// connections that ask for it.
+	TenantForeignKeys []ForeignKey `json:"tenant_foreign_keys,omitempty"`
 }
 
 // Worst returns the highest severity of the report's findings, and false
@@ -170,22 +177,22 @@ func (r *Report) Worst() (Severity, bool) {
 	return r.Findings[0].Severity, true
 }
 
-// AtLeast returns the findings of severity min or above.
-func (r *Report) AtLeast(min Severity) []Finding {
+// AtLeast returns the findings of severity floor or above.
+func (r *Report) AtLeast(floor Severity) []Finding {
 	var out []Finding
 	for _, f := range r.Findings {
-		if f.Severity >= min {
+		if f.Severity >= floor {
 			out = append(out, f)
 		}
 	}
 	return out
 }
 
-// Err returns nil when no finding reaches min, and otherwise an
+// Err returns nil when no finding reaches floor, and otherwise an
 // *UnsafeError (errors.Is ErrUnsafe) listing those that do.
-func (r *Report) Err(min Severity) error {
-	if fs := r.AtLeast(min); len(fs) > 0 {
-		return &UnsafeError{Report: r, Min: min, Findings: fs}
+func (r *Report) Err(floor Severity) error {
+	if fs := r.AtLeast(floor); len(fs) > 0 {
+		return &UnsafeError{Report: r, Min: floor, Findings: fs}
 	}
 	return nil
 }
@@ -347,13 +354,14 @@ type config struct {
 type CollationDeclared int
 
 const (
-	// CollationUnknown: nothing declared; a folding collation is High.
+	// CollationUnknown means nothing was declared; a folding collation is
+	// High.
 	CollationUnknown CollationDeclared = iota
-	// CollationExactDeclared: the guard trusts the column to compare byte
+	// CollationExactDeclared means the guard trusts the column to compare byte
 	// for byte, so a folding collation is Critical (tenant "acme" would
 	// reach the rows of "ACME").
 	CollationExactDeclared
-	// CollationFoldingDeclared: the guard accepts only canonical tenant
+	// CollationFoldingDeclared means the guard accepts only canonical tenant
 	// ids, which no collation folds together; a folding collation is Low.
 	CollationFoldingDeclared
 )
