@@ -146,11 +146,14 @@
 // [WithTenantTable], [WithSharedModels], [WithSharedTables],
 // [WithFunctions], [WithTenantCollation], [WithAuditBus], [WithObserver],
 // [WithMode], [WithPolicy], [WithPolicyAllowRecords],
-// [WithDuplicateKeyUpdate], [WithoutRLSSetting], [WithBunOptions]); the
+// [WithDuplicateKeyUpdate], [WithoutRLSSetting], [WithBunOptions],
+// [WithPostureCheck] with [PostureCheck]); the
 // driver helpers in bunhook/sqlitedb, bunhook/pgdb and bunhook/mysqldb;
 // [TenantOwned]; [Scope]; [RegisterModels] and [RegisterSharedModels];
 // [EnforcerOf] with [Enforcer.Mode], [Enforcer.SetMode] and
-// [Enforcer.Tables]; [RLSPolicySQL] and [EnableRLS]; [DSNConnector]; the
+// [Enforcer.Tables]; [RLSPolicySQL] and [EnableRLS]; [Posture] (the
+// posture check of package bunhook/posture, which also holds the DDL
+// builders of the safe schema); [DSNConnector]; the
 // errors [ErrNotInstalled], [ErrModel] and [ErrFoldedTenant] (every other
 // enforcement error matches a sentinel of package scope). Everything else
 // lives in internal packages: internal/sqlguard (the SQL verifier),
@@ -161,5 +164,6 @@
 // the DB; model.go is layer 1; hook.go is layer 2's entry, pipeline.go the
 // steps and record.go step 5; gate.go is the driver layer's view of the
 // pipeline; subquery.go is [Scope]; resolver.go guards read replicas;
-// registry.go is the Enforcer and its tables; rls.go is layer 4.
+// registry.go is the Enforcer and its tables; rls.go is layer 4;
+// posture.go runs the posture check for Open and [Posture].
 package bunhook
