@@ -71,7 +71,7 @@ const (
 type Bus struct {
 	mu       sync.Mutex             // serialises Register/Unregister
 	sinks    atomic.Pointer[[]Sink] // copy-on-write snapshot read by Emit
-	seq      atomic.Uint64
+	chain    chain                  // the stream: sequence, hash chain, keys, checkpoints
 	failures atomic.Uint64
 	unheard  atomic.Uint64 // alerts emitted while no sink was registered
 	onError  func(error)
@@ -98,6 +98,7 @@ func WithErrorHandler(fn func(error)) Option {
 // NewBus returns a bus with no sinks.
 func NewBus(opts ...Option) *Bus {
 	b := &Bus{onError: otel.Handle}
+	b.chain.init(time.Now())
 	for _, o := range opts {
 		o.apply(b)
 	}
@@ -220,8 +221,16 @@ func (b *Bus) Emit(ctx context.Context, e Event) {
 		}
 		return
 	}
-	b.stamp(ctx, &e)
+	due := b.stamp(ctx, &e)
+	b.deliverAll(ctx, sinks, e)
+	if due {
+		b.checkpoint(ctx, false)
+	}
+}
 
+// deliverAll delivers e to every sink, and a SINK_FAILURE for each sink that
+// fails to the others.
+func (b *Bus) deliverAll(ctx context.Context, sinks []Sink, e Event) {
 	// The common case has no failure: keep the bookkeeping on the stack.
 	var failedBuf [2]failed
 	failedList := failedBuf[:0]
@@ -304,19 +313,25 @@ func deliver(ctx context.Context, s Sink, e Event) (err error) {
 	return s.Emit(ctx, e)
 }
 
-func (b *Bus) stamp(ctx context.Context, e *Event) {
+// stamp fills what the bus owns of e (time, ID, trace correlation, the
+// request's attributes) and seals it into the stream; it reports whether a
+// checkpoint is due.
+func (b *Bus) stamp(ctx context.Context, e *Event) bool {
 	if e.Time.IsZero() {
 		e.Time = time.Now()
 	}
 	e.Time = e.Time.UTC()
 	e.ID = newID(e.Time)
-	e.Seq = b.seq.Add(1)
 	if e.TraceID == "" {
 		if sc := trace.SpanContextFromContext(ctx); sc.IsValid() {
 			e.TraceID = sc.TraceID().String()
 			e.SpanID = sc.SpanID().String()
 		}
 	}
+	if r, ok := RequestFromContext(ctx); ok {
+		e.Attributes = r.addTo(e.Attributes)
+	}
+	return b.chain.seal(e, canonicalBody(e))
 }
 
 const hexDigits = "0123456789abcdef"

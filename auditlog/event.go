@@ -29,11 +29,17 @@ const (
 	EnforcementBypass Type = "ENFORCEMENT_BYPASS"
 	// SinkFailure: a sink failed to record an event.
 	SinkFailure Type = "SINK_FAILURE"
+	// Checkpoint: the bus vouches for its stream so far: the sequence
+	// number and hash of the last record before it, signed when the bus has
+	// a signing key. Written every N records or T seconds and, marked
+	// final, at [Bus.Shutdown], so that a clean end can be told from a lost
+	// tail.
+	Checkpoint Type = "CHECKPOINT"
 )
 
 // Types lists every event type of the catalogue.
 func Types() []Type {
-	return []Type{ContextBound, ContextReleased, PolicyAllow, PolicyDeny, EnforcementViolation, EnforcementBypass, SinkFailure}
+	return []Type{ContextBound, ContextReleased, PolicyAllow, PolicyDeny, EnforcementViolation, EnforcementBypass, SinkFailure, Checkpoint}
 }
 
 // Alert reports whether events of this type call for attention: violations,
@@ -79,13 +85,18 @@ func (c Caller) String() string {
 	return c.File + ":" + strconv.Itoa(c.Line)
 }
 
-// Event is one audit record. The bus fills ID, Seq, Time (when zero) and the
-// trace correlation (when a span is active in the emitting context); the
-// emitter fills the rest. Sinks must treat an Event and its Attributes as
-// read-only.
+// Event is one audit record. The bus fills ID, Stream, Seq, PrevHash, Hash,
+// KeyID, Time (when zero), the trace correlation (when a span is active in
+// the emitting context) and the request attributes (when the context
+// carries a [Request]); the emitter fills the rest. Sinks must treat an
+// Event and its Attributes as read-only.
 type Event struct {
 	ID              string               // unique, time-ordered (UUIDv7); set by the bus
-	Seq             uint64               // per-bus sequence number; set by the bus
+	Stream          string               // the bus's stream (a UUIDv7 made when the bus was); set by the bus
+	Seq             uint64               // gapless sequence number in the stream, from 1; set by the bus
+	PrevHash        string               // Hash of the stream's previous record ("" for the first); set by the bus
+	Hash            string               // hex SHA-256 (or HMAC-SHA256) of the record (see chain.go); set by the bus
+	KeyID           string               // the HMAC key's id when Hash is keyed; set by the bus
 	Time            time.Time            // when it happened, UTC
 	Type            Type                 // what happened
 	Tenant          string               // the bound tenant, empty when none
@@ -102,8 +113,13 @@ type Event struct {
 }
 
 type jsonEvent struct {
-	ID              string         `json:"event_id"`
+	Schema          int            `json:"schema_version"`
+	Stream          string         `json:"stream_id,omitempty"`
 	Seq             uint64         `json:"seq"`
+	PrevHash        string         `json:"prev_hash,omitempty"`
+	Hash            string         `json:"hash,omitempty"`
+	KeyID           string         `json:"key_id,omitempty"`
+	ID              string         `json:"event_id"`
 	Time            string         `json:"time"`
 	Type            Type           `json:"type"`
 	Tenant          string         `json:"tenant_id,omitempty"`
@@ -123,6 +139,7 @@ type jsonEvent struct {
 // in RFC 3339 with nanoseconds (UTC) and the attributes as an object.
 func (e Event) MarshalJSON() ([]byte, error) {
 	j := jsonEvent{
+		Schema: SchemaVersion, Stream: e.Stream, PrevHash: e.PrevHash, Hash: e.Hash, KeyID: e.KeyID,
 		ID: e.ID, Seq: e.Seq, Time: e.Time.UTC().Format(time.RFC3339Nano), Type: e.Type,
 		Tenant: e.Tenant, AttemptedTenant: e.AttemptedTenant, Table: e.Table, Model: e.Model,
 		Operation: e.Operation, Reason: e.Reason, Outcome: e.Outcome, TraceID: e.TraceID, SpanID: e.SpanID,

@@ -14,7 +14,7 @@ func TestCatalogue(t *testing.T) {
 	t.Parallel()
 	want := map[auditlog.Type]bool{ // name → alert
 		"CONTEXT_BOUND": false, "CONTEXT_RELEASED": false, "POLICY_ALLOW": false, "POLICY_DENY": true,
-		"ENFORCEMENT_VIOLATION": true, "ENFORCEMENT_BYPASS": true, "SINK_FAILURE": true,
+		"ENFORCEMENT_VIOLATION": true, "ENFORCEMENT_BYPASS": true, "SINK_FAILURE": true, "CHECKPOINT": false,
 	}
 	got := auditlog.Types()
 	if len(got) != len(want) {

@@ -8,6 +8,7 @@ import (
 
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/log"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/tenantshield/tenantshield-go/internal/telemetry"
 )
@@ -79,13 +80,18 @@ func (s *OTelSink) Emit(ctx context.Context, e Event) error {
 	r.SetSeverity(sev)
 	r.SetSeverityText(sev.String())
 	r.SetBody(attribute.StringValue(summary(e)))
-	attrs := make([]attribute.KeyValue, 0, 14+len(e.Attributes))
-	attrs = append(attrs, telemetry.AuditEventID.String(e.ID), telemetry.AuditSequence.Int64(int64(e.Seq)))
+	attrs := make([]attribute.KeyValue, 0, 20+len(e.Attributes))
+	attrs = append(attrs, telemetry.AuditEventID.String(e.ID), telemetry.AuditSequence.Int64(int64(e.Seq)),
+		AttrSchemaVersion.Int(SchemaVersion))
 	add := func(k attribute.Key, v string) {
 		if v != "" {
 			attrs = append(attrs, k.String(v))
 		}
 	}
+	add(AttrStream, e.Stream)
+	add(AttrPrevHash, e.PrevHash)
+	add(AttrHash, e.Hash)
+	add(AttrKeyID, e.KeyID)
 	add(telemetry.AuditOutcome, string(e.Outcome))
 	add(telemetry.AuditReason, e.Reason)
 	add(telemetry.TenantID, e.Tenant)
@@ -99,8 +105,24 @@ func (s *OTelSink) Emit(ctx context.Context, e Event) error {
 	}
 	attrs = append(attrs, e.Attributes...)
 	r.AddAttributes(attrs...)
-	s.logger.Emit(ctx, r)
+	s.logger.Emit(withEventSpan(ctx, e), r)
 	return nil
+}
+
+// withEventSpan returns ctx with the span context of e's trace and span IDs
+// when ctx's differs, so that the record's trace correlation is the one the
+// hash covers.
+func withEventSpan(ctx context.Context, e Event) context.Context {
+	sc := trace.SpanContextFromContext(ctx)
+	if e.TraceID == "" || (sc.IsValid() && sc.TraceID().String() == e.TraceID && sc.SpanID().String() == e.SpanID) {
+		return ctx
+	}
+	tid, err1 := trace.TraceIDFromHex(e.TraceID)
+	sid, err2 := trace.SpanIDFromHex(e.SpanID)
+	if err1 != nil || err2 != nil {
+		return ctx
+	}
+	return trace.ContextWithSpanContext(ctx, trace.NewSpanContext(trace.SpanContextConfig{TraceID: tid, SpanID: sid, TraceFlags: sc.TraceFlags()}))
 }
 
 // summary is the human-readable body of a record.

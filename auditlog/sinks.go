@@ -89,13 +89,17 @@ func (s *SlogSink) Emit(ctx context.Context, e Event) error {
 	if !s.logger.Enabled(ctx, level) {
 		return nil
 	}
-	attrs := make([]slog.Attr, 0, 16)
+	attrs := make([]slog.Attr, 0, 20)
 	attrs = append(attrs, slog.String("event_id", e.ID), slog.Uint64("seq", e.Seq), slog.Time("time", e.Time))
 	add := func(k, v string) {
 		if v != "" {
 			attrs = append(attrs, slog.String(k, v))
 		}
 	}
+	add("stream_id", e.Stream)
+	add("prev_hash", e.PrevHash)
+	add("hash", e.Hash)
+	add("key_id", e.KeyID)
 	add("tenant_id", e.Tenant)
 	add("attempted_tenant_id", e.AttemptedTenant)
 	add("table", e.Table)

@@ -122,6 +122,7 @@ func TestSlogSinkLevels(t *testing.T) {
 		auditlog.EnforcementViolation: slog.LevelWarn,
 		auditlog.EnforcementBypass:    slog.LevelWarn,
 		auditlog.SinkFailure:          slog.LevelWarn,
+		auditlog.Checkpoint:           slog.LevelInfo,
 	}
 	if len(want) != len(auditlog.Types()) {
 		t.Fatal("the catalogue changed: update this test")
@@ -255,8 +256,8 @@ func TestJSONSinkLines(t *testing.T) {
 		keys = append(keys, k)
 	}
 	sort.Strings(keys)
-	wantKeys := []string{"attempted_tenant_id", "attributes", "caller", "event_id", "model", "operation", "outcome",
-		"reason", "seq", "span_id", "table", "tenant_id", "time", "trace_id", "type"}
+	wantKeys := []string{"attempted_tenant_id", "attributes", "caller", "event_id", "hash", "model", "operation", "outcome",
+		"reason", "schema_version", "seq", "span_id", "stream_id", "table", "tenant_id", "time", "trace_id", "type"}
 	if !slices.Equal(keys, wantKeys) {
 		t.Fatalf("fields = %v, want %v", keys, wantKeys)
 	}

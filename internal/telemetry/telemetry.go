@@ -56,6 +56,9 @@ const (
 	CodeFunction   = attribute.Key("code.function.name")
 	HTTPMethod     = attribute.Key("http.request.method")
 	HTTPStatusCode = attribute.Key("http.response.status_code")
+	HTTPRoute      = attribute.Key("http.route")
+	ClientAddress  = attribute.Key("client.address")
+	EnduserID      = attribute.Key("enduser.id")
 )
 
 // Audit record keys.
@@ -68,4 +71,15 @@ const (
 	AuditOriginalEventType = attribute.Key("audit.original_event.type")
 	AuditOriginalEventID   = attribute.Key("audit.original_event.id")
 	AuditSinkType          = attribute.Key("audit.sink.type")
+
+	AuditStream              = attribute.Key("audit.stream.id")
+	AuditPrevHash            = attribute.Key("audit.prev_hash")
+	AuditHash                = attribute.Key("audit.hash")
+	AuditKeyID               = attribute.Key("audit.key_id")
+	AuditSchemaVersion       = attribute.Key("audit.schema_version")
+	AuditCheckpointSeq       = attribute.Key("audit.checkpoint.sequence")
+	AuditCheckpointHash      = attribute.Key("audit.checkpoint.hash")
+	AuditCheckpointFinal     = attribute.Key("audit.checkpoint.final")
+	AuditCheckpointSignature = attribute.Key("audit.checkpoint.signature")
+	AuditCheckpointSignKeyID = attribute.Key("audit.checkpoint.signing_key_id")
 )
