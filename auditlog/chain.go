@@ -140,7 +140,13 @@ func (c *chain) seal(e *Event, body []byte) (checkpointDue bool) {
 	defer c.mu.Unlock()
 	c.sealLocked(e, body)
 	c.since++
-	return (c.every > 0 && c.since >= c.every) || (c.interval > 0 && e.Time.Sub(c.lastCP) >= c.interval)
+	due := (c.every > 0 && c.since >= c.every) || (c.interval > 0 && e.Time.Sub(c.lastCP) >= c.interval)
+	if due {
+		// This record's emitter writes the checkpoint: concurrent emitters
+		// past the same mark do not write another.
+		c.since, c.lastCP = 0, e.Time
+	}
+	return due
 }
 
 func (c *chain) sealLocked(e *Event, body []byte) {

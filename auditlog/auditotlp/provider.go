@@ -6,10 +6,13 @@ import (
 	"os"
 	"strings"
 
+	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/exporters/otlp/otlplog/otlploggrpc"
 	"go.opentelemetry.io/otel/exporters/otlp/otlplog/otlploghttp"
 	sdklog "go.opentelemetry.io/otel/sdk/log"
 	"go.opentelemetry.io/otel/sdk/resource"
+
+	"github.com/tenantshield/tenantshield-go/auditlog"
 )
 
 // Protocols accepted in OTEL_EXPORTER_OTLP_(LOGS_)PROTOCOL.
@@ -41,8 +44,10 @@ func (f optionFunc) apply(c *config) { f(c) }
 // ("http/protobuf" or "grpc").
 func WithProtocol(p string) Option { return optionFunc(func(c *config) { c.protocol = p }) }
 
-// WithResource sets the resource; the default merges resource.Default() with
-// the OTEL_SERVICE_NAME / OTEL_RESOURCE_ATTRIBUTES environment.
+// WithResource sets the resource; the default merges resource.Default(),
+// host.name, service.instance.id (the stream id of auditlog.Default(), which
+// every record also carries) and the OTEL_SERVICE_NAME /
+// OTEL_RESOURCE_ATTRIBUTES environment, which wins.
 func WithResource(r *resource.Resource) Option {
 	return optionFunc(func(c *config) {
 		if r != nil {
@@ -95,13 +100,7 @@ func NewLoggerProvider(ctx context.Context, opts ...Option) (*sdklog.LoggerProvi
 	}
 	res := c.resource
 	if res == nil {
-		var err error
-		res, err = resource.Merge(resource.Default(), resource.Environment())
-		if err != nil {
-			// A conflicting schema URL is the only failure; fall back rather
-			// than lose the audit pipeline.
-			res = resource.Environment()
-		}
+		res = defaultResource(ctx)
 	}
 	// Every exporter, the default OTLP one or one given by WithExporter, is
 	// wrapped: failures are counted and reported once, naming the count.
@@ -147,4 +146,24 @@ func newExporter(ctx context.Context, protocol string) (sdklog.Exporter, error) 
 	default:
 		return nil, fmt.Errorf("auditotlp: unknown OTLP protocol %q in OTEL_EXPORTER_OTLP_(LOGS_)PROTOCOL; use %q or %q", protocol, ProtocolHTTP, ProtocolGRPC)
 	}
+}
+
+// defaultResource is resource.Default(), the host, the stream's instance id
+// and the environment (which overrides the rest). A SIEM tells replicas and
+// restarts apart by service.instance.id.
+func defaultResource(ctx context.Context) *resource.Resource {
+	ident, err := resource.New(ctx, resource.WithHost(),
+		resource.WithAttributes(attribute.String("service.instance.id", auditlog.Default().Stream())))
+	if err != nil && ident == nil {
+		ident = resource.Empty()
+	}
+	res := resource.Default()
+	for _, r := range []*resource.Resource{ident, resource.Environment()} {
+		if merged, err := resource.Merge(res, r); err == nil {
+			res = merged
+		}
+		// A conflicting schema URL is the only failure: keep what merged
+		// rather than lose the audit pipeline.
+	}
+	return res
 }

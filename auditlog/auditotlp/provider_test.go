@@ -130,8 +130,15 @@ func TestDefaultResource(t *testing.T) {
 	defer func() { _ = lp.Shutdown(context.Background()) }()
 	emitAudit(t, lp, 1)
 	recs, _ := exp.snapshot()
-	if v, ok := recs[0].Resource().Set().Value("telemetry.sdk.language"); !ok || v.AsString() != "go" {
+	set := recs[0].Resource().Set()
+	if v, ok := set.Value("telemetry.sdk.language"); !ok || v.AsString() != "go" {
 		t.Fatalf("default resource lacks the SDK attributes: %v", recs[0].Resource())
+	}
+	if v, ok := set.Value("service.instance.id"); !ok || v.AsString() != auditlog.Default().Stream() {
+		t.Fatalf("service.instance.id %q, want the default bus's stream %q", v.AsString(), auditlog.Default().Stream())
+	}
+	if v, ok := set.Value("host.name"); !ok || v.AsString() == "" {
+		t.Fatal("the resource has no host.name")
 	}
 }
 

@@ -220,28 +220,42 @@ func (s *JWTStrategy) String() string { return "bearer token" }
 // [ErrNotApplicable] when the request carries no bearer token, or a
 // [*StrategyError].
 func (s *JWTStrategy) Resolve(r *http.Request) (scope.Tenant, error) {
+	t, _, err := s.ResolveSubject(r)
+	return t, err
+}
+
+// ResolveSubject is Resolve that also returns the token's "sub" claim (""
+// when it has none, or it is not a string): the end user the audit records
+// of the request name as their actor.
+func (s *JWTStrategy) ResolveSubject(r *http.Request) (scope.Tenant, string, error) {
+	t, claims, err := s.resolve(r)
+	sub, _ := claims["sub"].(string)
+	return t, sub, err
+}
+
+func (s *JWTStrategy) resolve(r *http.Request) (scope.Tenant, jwt.MapClaims, error) {
 	token, err := bearer(r.Header["Authorization"])
 	if err != nil {
-		return scope.Tenant{}, err
+		return scope.Tenant{}, nil, err
 	}
 	if len(token) > s.max {
-		return scope.Tenant{}, tokenError("the bearer token is longer than "+strconv.Itoa(s.max)+" bytes", nil)
+		return scope.Tenant{}, nil, tokenError("the bearer token is longer than "+strconv.Itoa(s.max)+" bytes", nil)
 	}
 	claims := jwt.MapClaims{}
 	parsed, err := s.parser.ParseWithClaims(token, claims, s.keyFunc)
 	if err != nil {
-		return scope.Tenant{}, tokenError(s.reason(parsed, claims, err), err)
+		return scope.Tenant{}, nil, tokenError(s.reason(parsed, claims, err), err)
 	}
 	raw, ok := claims[s.claim]
 	if !ok || raw == nil || raw == "" {
-		return scope.Tenant{}, &StrategyError{
+		return scope.Tenant{}, nil, &StrategyError{
 			Strategy: "bearer token", Err: ErrMissingTenant, Challenge: challengeInvalid,
 			Reason: "the bearer token has no " + strconv.QuoteToASCII(s.claim) + " claim naming the tenant",
 		}
 	}
 	id, ok := raw.(string)
 	if !ok {
-		return scope.Tenant{}, tokenError("the "+strconv.QuoteToASCII(s.claim)+" claim of the bearer token is not a string", nil)
+		return scope.Tenant{}, nil, tokenError("the "+strconv.QuoteToASCII(s.claim)+" claim of the bearer token is not a string", nil)
 	}
 	t, err := validatorOr(s.v).Parse(id)
 	if err != nil {
@@ -250,9 +264,9 @@ func (s *JWTStrategy) Resolve(r *http.Request) (scope.Tenant, error) {
 		if errors.As(err, &ite) {
 			se.Reason += ": " + ite.ID + " " + ite.Reason
 		}
-		return scope.Tenant{}, se
+		return scope.Tenant{}, nil, se
 	}
-	return t, nil
+	return t, claims, nil
 }
 
 // bearer extracts the token of "Authorization: Bearer <token>".

@@ -3,6 +3,7 @@ package scopehttp
 import (
 	"context"
 	"errors"
+	"net"
 	"net/http"
 	"unicode/utf8"
 
@@ -111,6 +112,15 @@ func New(s Strategy, opts ...Option) *Middleware {
 	return m
 }
 
+// clientAddress is the host of the connection's remote address. Forwarding
+// headers are not read: a client can set them to anything.
+func clientAddress(r *http.Request) string {
+	if host, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
+		return host
+	}
+	return r.RemoteAddr
+}
+
 func defaultRoute(r *http.Request) string {
 	if r.Pattern != "" {
 		return r.Pattern
@@ -145,7 +155,14 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		r = r.WithContext(ctx)
 	}
 
-	t, err := m.strategy.Resolve(r)
+	t, subject, err := resolveSubject(m.strategy, r)
+	if m.binder.Bus().Enabled() {
+		// Every audit record of the request names who made it, from where,
+		// and what it asked for.
+		ctx = auditlog.WithRequest(ctx, auditlog.Request{Actor: subject, ClientAddress: clientAddress(r),
+			Method: r.Method, Route: m.route(r)})
+		r = r.WithContext(ctx)
+	}
 	switch {
 	case errors.Is(err, ErrNotApplicable):
 		t = scope.Tenant{}

@@ -95,37 +95,66 @@ func newChain(consistent bool, strategies []Strategy) *Chain {
 	return c
 }
 
+// SubjectResolver is implemented by strategies that authenticate an end
+// user as they resolve the tenant ([JWTStrategy], and a [Chain]): the
+// middleware names that subject as the actor of the request's audit
+// records (enduser.id).
+type SubjectResolver interface {
+	ResolveSubject(r *http.Request) (scope.Tenant, string, error)
+}
+
+// resolveSubject resolves r with s, and the subject when s knows one.
+func resolveSubject(s Strategy, r *http.Request) (scope.Tenant, string, error) {
+	if sr, ok := s.(SubjectResolver); ok {
+		return sr.ResolveSubject(r)
+	}
+	t, err := s.Resolve(r)
+	return t, "", err
+}
+
 // Resolve applies the chain to r.
 func (c *Chain) Resolve(r *http.Request) (scope.Tenant, error) {
+	t, _, err := c.ResolveSubject(r)
+	return t, err
+}
+
+// ResolveSubject applies the chain to r and returns, with the tenant, the
+// subject of the strategy that resolved it (the first one that knows a
+// subject, in a consistent chain).
+func (c *Chain) ResolveSubject(r *http.Request) (scope.Tenant, string, error) {
 	var (
-		found scope.Tenant
-		from  int
+		found   scope.Tenant
+		from    int
+		subject string
 	)
 	for i, s := range c.strategies {
-		t, err := s.Resolve(r)
+		t, sub, err := resolveSubject(s, r)
 		switch {
 		case errors.Is(err, ErrNotApplicable):
 			continue
 		case err != nil:
-			return scope.Tenant{}, err
+			return scope.Tenant{}, "", err
 		case t.IsZero():
 			continue
 		}
 		if !c.consistent {
-			return t, nil
+			return t, sub, nil
+		}
+		if subject == "" {
+			subject = sub
 		}
 		if found.IsZero() {
 			found, from = t, i
 			continue
 		}
 		if t != found {
-			return scope.Tenant{}, &ConflictError{First: found, Second: t, FirstSource: c.names[from], SecondSource: c.names[i]}
+			return scope.Tenant{}, "", &ConflictError{First: found, Second: t, FirstSource: c.names[from], SecondSource: c.names[i]}
 		}
 	}
 	if found.IsZero() {
-		return scope.Tenant{}, ErrNotApplicable
+		return scope.Tenant{}, "", ErrNotApplicable
 	}
-	return found, nil
+	return found, subject, nil
 }
 
 // AuthScheme returns the scheme of the first strategy of the chain that is an
