@@ -4,11 +4,14 @@
 // and the audit trail they leave.
 //
 //	go run ./examples/quickstart
+//	go run ./examples/quickstart -audit audit.jsonl   # also write the trail as JSON lines
+//	go run ./cmd/tenantshield audit verify audit.jsonl  # and check that it is complete and untouched
 package main
 
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -34,18 +37,28 @@ type Invoice struct {
 }
 
 func main() {
-	if err := run(context.Background(), os.Stdout); err != nil {
+	auditFile := flag.String("audit", "", "also write the audit trail to this file, as JSON lines")
+	flag.Parse()
+	if err := run(context.Background(), os.Stdout, *auditFile); err != nil {
 		fmt.Fprintln(os.Stderr, "quickstart:", err)
 		os.Exit(1)
 	}
 }
 
-func run(ctx context.Context, out io.Writer) error {
+func run(ctx context.Context, out io.Writer, auditFile string) error {
 	// Audit: a sink on a private bus (auditlog.Register(sink) would use the
 	// process-wide default bus).
 	bus := auditlog.NewBus()
 	sink := auditlog.NewMemorySink()
 	bus.Register(sink)
+	if auditFile != "" {
+		f, err := os.OpenFile(auditFile, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
+		if err != nil {
+			return fmt.Errorf("-audit: %w", err)
+		}
+		defer f.Close()
+		bus.Register(auditlog.NewJSONSink(f))
+	}
 
 	db, err := sqlitedb.Open("file:quickstart?mode=memory&cache=shared",
 		bunhook.WithModels((*Invoice)(nil)), bunhook.WithAuditBus(bus))
@@ -149,6 +162,15 @@ func run(ctx context.Context, out io.Writer) error {
 	fmt.Fprintf(out, "\nsummary: %d steps, %d blocked; %d audit records (%d violations, %d bypasses, %d scopes bound)\n",
 		len(results), countOf(results, "blocked"), sink.Len(), counts[auditlog.EnforcementViolation],
 		counts[auditlog.EnforcementBypass], counts[auditlog.ContextBound])
+
+	// The final CHECKPOINT tells a verifier the trail ended here, whole.
+	if err := bus.Shutdown(ctx); err != nil {
+		return err
+	}
+	if auditFile != "" {
+		fmt.Fprintf(out, "\naudit trail written to %s (stream %s, %d records and a final checkpoint);\ncheck it with: go run ./cmd/tenantshield audit verify %s\n",
+			auditFile, bus.Stream(), sink.Len()-1, auditFile)
+	}
 	return nil
 }
 

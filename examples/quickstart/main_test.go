@@ -3,13 +3,15 @@ package main
 import (
 	"bytes"
 	"context"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
 
 func TestQuickstart(t *testing.T) {
 	var out bytes.Buffer
-	if err := run(context.Background(), &out); err != nil {
+	if err := run(context.Background(), &out, ""); err != nil {
 		t.Fatalf("quickstart failed: %v\n%s", err, out.String())
 	}
 	s := out.String()
@@ -25,5 +27,26 @@ func TestQuickstart(t *testing.T) {
 		if !strings.Contains(s, want) {
 			t.Errorf("output lacks %q:\n%s", want, s)
 		}
+	}
+}
+
+// TestQuickstartAuditFile: -audit writes every record as a JSON line, the
+// last one the stream's final CHECKPOINT.
+func TestQuickstartAuditFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "audit.jsonl")
+	var out bytes.Buffer
+	if err := run(context.Background(), &out, path); err != nil {
+		t.Fatalf("quickstart failed: %v\n%s", err, out.String())
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+	if len(lines) != 13 || !strings.Contains(lines[12], `"type":"CHECKPOINT"`) || !strings.Contains(lines[12], `"audit.checkpoint.final":true`) {
+		t.Fatalf("want 12 records and the final checkpoint, got %d lines, last %s", len(lines), lines[len(lines)-1])
+	}
+	if !strings.Contains(out.String(), "audit verify "+path) {
+		t.Fatalf("the output does not say how to verify the file:\n%s", out.String())
 	}
 }
