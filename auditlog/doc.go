@@ -12,11 +12,27 @@
 // An [Event] carries a unique ID (a time-ordered UUIDv7), a per-bus sequence
 // number, the time (UTC), its [Type] (CONTEXT_BOUND, CONTEXT_RELEASED,
 // POLICY_ALLOW, POLICY_DENY, ENFORCEMENT_VIOLATION, ENFORCEMENT_BYPASS,
-// SINK_FAILURE), the bound tenant, the attempted tenant of a violation, the
+// SINK_FAILURE, CHECKPOINT), the bound tenant, the attempted tenant of a violation, the
 // table and model, the operation, a reason, an [Outcome], the trace and span
 // IDs of the span active in the emitting context, the caller location of a
 // bypass and free attributes. The names of the types are a contract: SIEM rules
 // and Collector routes match on them.
+//
+// # Completeness and tamper evidence
+//
+// Each bus is one stream ([Bus.Stream], a UUIDv7 made with the bus). Every
+// record it delivers carries the stream id, a gapless sequence number, the
+// hash of the previous record and its own hash over a canonical encoding
+// ([CanonicalBody], [RecordHash]; SHA-256, or HMAC-SHA256 under
+// [Bus.SetHMACKey]). CHECKPOINT records, every 1000 records or minute
+// ([Bus.SetCheckpoints]) and at [Bus.Shutdown], vouch for the stream so far
+// and are Ed25519-signed under [Bus.SetSigningKey] ([VerifyCheckpoint]). A
+// reader can then tell a lost, removed, reordered or edited record, and a
+// clean end from a lost tail: `tenantshield audit verify` does.
+// docs/audit-integrity.md specifies the encoding and maps every field to
+// OCSF and ECS. Records made inside a request also carry its [Request]
+// (actor, client address, method, route), which scopehttp's middleware
+// binds with [WithRequest].
 //
 // # The bus and its sinks
 //
@@ -48,7 +64,12 @@
 //
 // # API
 //
-// Events: [Event], [Type] and its constants ([Types]), [Outcome], [Caller].
+// Events: [Event], [Type] and its constants ([Types]), [Outcome], [Caller],
+// [Request] ([WithRequest], [RequestFromContext]). The stream:
+// [SchemaVersion], [Bus.Stream], [Bus.SetHMACKey], [Bus.SetSigningKey],
+// [Bus.SetCheckpoints], [Bus.Checkpoint], [Bus.Shutdown], [CanonicalBody],
+// [BodyFields], [RecordHash], [CheckpointMessage], [VerifyCheckpoint]
+// ([ErrBadSignature]) and the integrity attribute keys.
 // The bus: [Bus] ([NewBus], [WithErrorHandler], [Default] and the
 // package-level functions), [Sink], [SinkNamer], [SinkError]
 // ([ErrSinkFailed]) and the SINK_FAILURE attribute keys. Sinks:
