@@ -97,7 +97,7 @@ func TestPostgresFunctionsThatReadTheSetting(t *testing.T) {
 }
 
 // TestPostgresFindings breaks the safe schema one way per case and checks
-// that the check, as the application role, names exactly that weakness; for
+// that the check, as the application role, names that weakness; for
 // the weaknesses DDL can fix, applying the report's fixes makes the schema
 // clean again.
 func TestPostgresFindings(t *testing.T) {
