@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"go.opentelemetry.io/otel/attribute"
+
 	"github.com/tenantshield/tenantshield-go/auditlog"
 )
 
@@ -254,4 +256,69 @@ func TestChainGaplessAcrossFailuresAndSilence(t *testing.T) {
 	if len(evs) != 4 || len(good.Events(auditlog.SinkFailure)) != 2 {
 		t.Fatalf("want 2 events and 2 SINK_FAILUREs in the good sink, got %d records", len(evs))
 	}
+}
+
+// TestEventJSONRoundTrip: a record read back from its JSON line has the
+// canonical body, and so the hash, it was written with.
+func TestEventJSONRoundTrip(t *testing.T) {
+	t.Parallel()
+	sink := auditlog.NewMemorySink()
+	bus := auditlog.NewBus()
+	bus.Register(sink)
+	e := violation()
+	e.Caller = auditlog.Caller{File: "billing/report.go", Line: 42, Function: "billing.Report"}
+	e.Attributes = []attribute.KeyValue{attribute.String("s", "x<y"), attribute.Int64("i", 7), attribute.Float64("f", 1.5),
+		attribute.Float64("whole", 2), attribute.Bool("b", true), attribute.StringSlice("ss", []string{"a", "b"}),
+		attribute.Int64Slice("is", []int64{1, 2}), attribute.Float64Slice("fs", []float64{0.5, 3})}
+	bus.Emit(context.Background(), e)
+	orig := sink.Events()[0]
+	b, err := json.Marshal(orig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var back auditlog.Event
+	if err := json.Unmarshal(b, &back); err != nil {
+		t.Fatal(err)
+	}
+	if back.Seq != orig.Seq || back.Stream != orig.Stream || back.Hash != orig.Hash || !back.Time.Equal(orig.Time) || back.Caller != orig.Caller {
+		t.Fatalf("read back %+v\nwrote     %+v", back, orig)
+	}
+	l := readLines(t, b)[0]
+	again, _ := json.Marshal(back)
+	if l2 := readLines(t, again)[0]; !bytes.Equal(l.body, l2.body) {
+		t.Fatalf("canonical body changed in the round trip:\n%s\n%s", l.body, l2.body)
+	}
+	if auditlog.RecordHash(nil, back.Stream, back.Seq, back.PrevHash, back.KeyID, l.body) != orig.Hash {
+		t.Fatal("the record read back does not match its hash")
+	}
+	for _, bad := range []string{`{`, `{"schema_version":9,"time":"2026-01-01T00:00:00Z"}`, `{"time":"yesterday"}`} {
+		if err := json.Unmarshal([]byte(bad), &back); err == nil {
+			t.Errorf("%s: no error", bad)
+		}
+	}
+}
+
+// FuzzEventJSON: reading any bytes as a record never panics, and a record
+// that reads writes back to a line that reads to the same canonical body.
+func FuzzEventJSON(f *testing.F) {
+	f.Add([]byte(`{"schema_version":2,"seq":1,"event_id":"x","time":"2026-12-06T10:00:00.5Z","type":"CHECKPOINT","attributes":{"a":[1,2.5],"b":"\u2028"}}`))
+	f.Add([]byte(`{"time":"2026-12-06T10:00:00Z","caller":{"file":"f","line":3},"attributes":{"n":null,"o":{"x":1}}}`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		var e auditlog.Event
+		if json.Unmarshal(b, &e) != nil {
+			return
+		}
+		one, err := json.Marshal(e)
+		if err != nil {
+			return // NaN and the like cannot be written
+		}
+		var back auditlog.Event
+		if err := json.Unmarshal(one, &back); err != nil {
+			t.Fatalf("a written record does not read: %v\n%s", err, one)
+		}
+		two, _ := json.Marshal(back)
+		if !bytes.Equal(readLines(t, one)[0].body, readLines(t, two)[0].body) {
+			t.Fatalf("canonical body not stable:\n%s\n%s", one, two)
+		}
+	})
 }
