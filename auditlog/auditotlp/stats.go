@@ -26,6 +26,7 @@ type Stats struct {
 	Emitted  uint64 // records emitted to the provider
 	Exported uint64 // records the exporter accepted
 	Failed   uint64 // records the exporter failed to deliver (dropped)
+	Retries  uint64 // failed exports retried by a durable sink (nothing dropped)
 }
 
 // Lost is the number of records emitted but not exported: Failed plus those
@@ -41,7 +42,7 @@ func (s Stats) Lost() uint64 {
 // use; pass it to [NewLoggerProvider] with [WithStats] and read it with
 // [ExportStats.Snapshot]. Safe for concurrent use.
 type ExportStats struct {
-	emitted, exported, failed atomic.Uint64
+	emitted, exported, failed, retries atomic.Uint64
 }
 
 // Snapshot returns the current counters.
@@ -49,7 +50,7 @@ func (s *ExportStats) Snapshot() Stats {
 	if s == nil {
 		return Stats{}
 	}
-	return Stats{Emitted: s.emitted.Load(), Exported: s.exported.Load(), Failed: s.failed.Load()}
+	return Stats{Emitted: s.emitted.Load(), Exported: s.exported.Load(), Failed: s.failed.Load(), Retries: s.retries.Load()}
 }
 
 // WithStats makes [NewLoggerProvider] count the records emitted, exported and
@@ -69,14 +70,19 @@ func WithErrorHandler(h func(error)) Option {
 	return optionFunc(func(c *config) { c.onError = h })
 }
 
-// ExportError reports audit records that the exporter failed to deliver: they
-// are dropped (counted in [Stats.Failed]).
+// ExportError reports audit records that the exporter failed to deliver:
+// dropped (counted in [Stats.Failed]), or, with Retrying, kept to be sent
+// again (a durable sink; counted in [Stats.Retries]).
 type ExportError struct {
-	Records int   // records in the failed export
-	Err     error // the exporter's error
+	Records  int   // records in the failed export
+	Err      error // the exporter's error
+	Retrying bool  // the records are kept and the export will be retried
 }
 
 func (e *ExportError) Error() string {
+	if e.Retrying {
+		return fmt.Sprintf("auditotlp: exporting %d audit record(s) failed, retrying (they are kept): %v", e.Records, e.Err)
+	}
 	return fmt.Sprintf("auditotlp: %d audit record(s) dropped: export failed: %v", e.Records, e.Err)
 }
 
