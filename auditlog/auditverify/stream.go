@@ -3,8 +3,10 @@ package auditverify
 import (
 	"bytes"
 	"fmt"
+	"math"
 	"sort"
 	"strconv"
+	"strings"
 
 	"github.com/tenantshield/tenantshield-go/auditlog"
 )
@@ -123,6 +125,8 @@ func verifyStream(id string, recs []record, o *Options) StreamReport {
 	v.unknownKeys()
 	v.final(seqs, chosen)
 
+	// In sequence order; findings about the whole stream last.
+	sort.SliceStable(s.Findings, func(i, j int) bool { return findingAt(s.Findings[i]) < findingAt(s.Findings[j]) })
 	s.Intact = true
 	for _, f := range s.Findings {
 		s.Intact = s.Intact && !f.Failure
@@ -239,6 +243,21 @@ func (v *verifier) final(seqs []uint64, chosen map[uint64]record) {
 		}
 	}
 	v.add(Finding{Kind: KindMissingFinal, Failure: !v.o.AllowOpen, Seq: last.seq, Where: []string{last.where}, Message: msg})
+}
+
+// findingAt is the first sequence number a finding is about (MaxUint64:
+// none).
+func findingAt(f Finding) uint64 {
+	if f.Seq != 0 {
+		return f.Seq
+	}
+	if f.Range != "" {
+		first, _, _ := strings.Cut(f.Range, "-")
+		if n, err := strconv.ParseUint(first, 10, 64); err == nil {
+			return n
+		}
+	}
+	return math.MaxUint64
 }
 
 func span(a, b uint64) string {
