@@ -60,7 +60,7 @@ func parseLine(line []byte, where string) (parsed, error) {
 	dec.UseNumber()
 	var m map[string]any
 	if err := dec.Decode(&m); err != nil {
-		return parsed{}, fmt.Errorf("not a JSON object: %v", err)
+		return parsed{}, fmt.Errorf("not a JSON object: %w", err)
 	}
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
 		return parsed{}, errors.New("more than one JSON value on the line")
@@ -92,7 +92,7 @@ func parseJSONLine(m map[string]any, where string) (record, error) {
 	}
 	var err error
 	if r.seq, err = toUint(m["seq"]); err != nil {
-		return r, fmt.Errorf("seq: %v", err)
+		return r, fmt.Errorf("seq: %w", err)
 	}
 	for _, f := range []struct {
 		name string
@@ -126,7 +126,7 @@ func parseJSONLine(m map[string]any, where string) (record, error) {
 func checkSchema(v any) error {
 	n, err := toUint(v)
 	if err != nil {
-		return fmt.Errorf("schema_version: %v", err)
+		return fmt.Errorf("schema_version: %w", err)
 	}
 	if n != auditlog.SchemaVersion {
 		return fmt.Errorf("schema_version %d, want %d", n, auditlog.SchemaVersion)
@@ -283,7 +283,7 @@ func otlpRecord(lr map[string]any, where string) (record, error) {
 		}
 		v, err := anyValue(kvm["value"])
 		if err != nil {
-			return r, fmt.Errorf("attribute %s: %v", k, err)
+			return r, fmt.Errorf("attribute %s: %w", k, err)
 		}
 		if name, ok := otlpFields[k]; ok {
 			m[name] = v
@@ -324,7 +324,7 @@ func otlpRecord(lr map[string]any, where string) (record, error) {
 	}
 	var err error
 	if r.seq, err = toUint(seq); err != nil {
-		return r, fmt.Errorf("%s: %v", telemetry.AuditSequence, err)
+		return r, fmt.Errorf("%s: %w", telemetry.AuditSequence, err)
 	}
 	if err := checkHeader(&r); err != nil {
 		return r, err
@@ -347,14 +347,14 @@ func otlpRecord(lr map[string]any, where string) (record, error) {
 	ns, _ := field(lr, "timeUnixNano", "time_unix_nano")
 	t, err := toInt(ns)
 	if err != nil {
-		return r, fmt.Errorf("timeUnixNano: %v", err)
+		return r, fmt.Errorf("timeUnixNano: %w", err)
 	}
 	m["time"] = time.Unix(0, t).UTC().Format(time.RFC3339Nano)
 	for _, id := range []struct{ camel, snake, key string }{{"traceId", "trace_id", "trace_id"}, {"spanId", "span_id", "span_id"}} {
 		v, _ := field(lr, id.camel, id.snake)
 		h, err := hexID(v)
 		if err != nil {
-			return r, fmt.Errorf("%s: %v", id.camel, err)
+			return r, fmt.Errorf("%s: %w", id.camel, err)
 		}
 		if h != "" {
 			m[id.key] = h

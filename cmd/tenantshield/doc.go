@@ -45,7 +45,7 @@
 // Bus.Shutdown writes. It prints each failure with its file:line. Flags:
 //
 //	-hmac-key k1=00ff...       an HMAC key of the chain by key id, in hex (repeatable)
-//	-pubkey sig1=MCow...       an Ed25519 public key of checkpoint signatures by id, in base64 (repeatable)
+//	-pubkey sig1=base64...     an Ed25519 public key of checkpoint signatures by id, in base64 (repeatable)
 //	-require-signatures        fail unless every checkpoint's signature verifies with a -pubkey
 //	-allow-unknown-keys        records under an HMAC key id without a -hmac-key are not a failure
 //	-allow-open                a stream without its final checkpoint is not a failure
