@@ -12,7 +12,6 @@ import (
 	"errors"
 	"hash"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 	"unicode/utf8"
@@ -287,7 +286,7 @@ func validUTF8(s string) string {
 	if utf8.ValidString(s) {
 		return s
 	}
-	return strings.ToValidUTF8(s, "\uFFFD")
+	return string([]rune(s)) // each invalid byte becomes U+FFFD, as encoding/json writes it
 }
 
 // CanonicalBody encodes a record's JSON object (without the header fields)

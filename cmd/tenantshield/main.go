@@ -23,14 +23,23 @@ func main() {
 }
 
 const usage = `usage: tenantshield posture [flags] DSN
-run "tenantshield posture -h" for the flags`
+       tenantshield audit verify [flags] FILE...
+run "tenantshield posture -h" or "tenantshield audit verify -h" for the flags`
 
 // run is the command; it returns the exit status.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	if len(args) == 0 || args[0] != "posture" {
-		fmt.Fprintln(stderr, usage)
-		return 2
+	switch {
+	case len(args) > 0 && args[0] == "posture":
+		return runPosture(ctx, args, stdout, stderr)
+	case len(args) > 1 && args[0] == "audit" && args[1] == "verify":
+		return runAuditVerify(args[1:], stdout, stderr)
 	}
+	fmt.Fprintln(stderr, usage)
+	return 2
+}
+
+// runPosture is "tenantshield posture".
+func runPosture(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("tenantshield posture", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	tables := fs.String("tables", "", "tenant tables, comma separated: table or table:column (default: every table with -column)")
