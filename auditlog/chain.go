@@ -178,7 +178,9 @@ func (b *Bus) checkpoint(ctx context.Context, final bool) {
 		e.Reason += "; the stream ends here"
 	}
 	c.sealLocked(&e, canonicalBody(&e))
-	c.since, c.lastCP = 0, e.Time
+	// The count toward the next checkpoint is not reset here: the record
+	// that made this one due already did, and records sealed since count.
+	c.lastCP = e.Time
 	c.mu.Unlock()
 	b.deliverAll(ctx, sinks, e)
 }

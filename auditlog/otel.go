@@ -5,6 +5,7 @@ import (
 	"errors"
 	"reflect"
 	"time"
+	"unicode/utf8"
 
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/log"
@@ -79,13 +80,16 @@ func (s *OTelSink) Emit(ctx context.Context, e Event) error {
 	r.SetObservedTimestamp(time.Now())
 	r.SetSeverity(sev)
 	r.SetSeverityText(sev.String())
-	r.SetBody(attribute.StringValue(summary(e)))
+	r.SetBody(attribute.StringValue(validUTF8(summary(e))))
 	attrs := make([]attribute.KeyValue, 0, 20+len(e.Attributes))
 	attrs = append(attrs, telemetry.AuditEventID.String(e.ID), telemetry.AuditSequence.Int64(int64(e.Seq)),
 		AttrSchemaVersion.Int(SchemaVersion))
+	// Strings go out as the canonical body hashes them (each invalid UTF-8
+	// byte as U+FFFD): OTLP's protobuf encoding rejects invalid UTF-8, and
+	// would drop the whole batch.
 	add := func(k attribute.Key, v string) {
 		if v != "" {
-			attrs = append(attrs, k.String(v))
+			attrs = append(attrs, k.String(validUTF8(v)))
 		}
 	}
 	add(AttrStream, e.Stream)
@@ -100,10 +104,12 @@ func (s *OTelSink) Emit(ctx context.Context, e Event) error {
 	add(telemetry.AuditModel, e.Model)
 	add(telemetry.DBOperation, e.Operation)
 	if !e.Caller.IsZero() {
-		attrs = append(attrs, telemetry.CodeFile.String(e.Caller.File), telemetry.CodeLine.Int(e.Caller.Line))
+		attrs = append(attrs, telemetry.CodeFile.String(validUTF8(e.Caller.File)), telemetry.CodeLine.Int(e.Caller.Line))
 		add(telemetry.CodeFunction, e.Caller.Function)
 	}
-	attrs = append(attrs, e.Attributes...)
+	for _, kv := range e.Attributes {
+		attrs = append(attrs, validAttribute(kv))
+	}
 	r.AddAttributes(attrs...)
 	s.logger.Emit(withEventSpan(ctx, e), r)
 	return nil
@@ -147,4 +153,23 @@ func summary(e Event) string {
 		s += ": " + e.Reason
 	}
 	return s
+}
+
+// validAttribute returns kv with its key and string values made valid
+// UTF-8 as the canonical body makes them.
+func validAttribute(kv attribute.KeyValue) attribute.KeyValue {
+	k := attribute.Key(validUTF8(string(kv.Key)))
+	switch kv.Value.Type() {
+	case attribute.STRING:
+		if s := kv.Value.AsString(); !utf8.ValidString(s) {
+			return k.String(validUTF8(s))
+		}
+	case attribute.STRINGSLICE:
+		ss := kv.Value.AsStringSlice()
+		for i, s := range ss {
+			ss[i] = validUTF8(s)
+		}
+		return k.StringSlice(ss)
+	}
+	return attribute.KeyValue{Key: k, Value: kv.Value}
 }

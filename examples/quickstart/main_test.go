@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/tenantshield/tenantshield-go/auditlog/auditverify"
 )
 
 func TestQuickstart(t *testing.T) {
@@ -45,6 +47,12 @@ func TestQuickstartAuditFile(t *testing.T) {
 	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
 	if len(lines) != 13 || !strings.Contains(lines[12], `"type":"CHECKPOINT"`) || !strings.Contains(lines[12], `"audit.checkpoint.final":true`) {
 		t.Fatalf("want 12 records and the final checkpoint, got %d lines, last %s", len(lines), lines[len(lines)-1])
+	}
+	r, err := auditverify.Verify(auditverify.Options{}, auditverify.Input{Name: path, R: bytes.NewReader(b)})
+	if err != nil || !r.Intact || len(r.Streams) != 1 || !r.Streams[0].FinalCheckpoint {
+		var buf bytes.Buffer
+		_ = r.WriteText(&buf)
+		t.Fatalf("the trail does not verify (%v):\n%s", err, buf.String())
 	}
 	if !strings.Contains(out.String(), "audit verify "+path) {
 		t.Fatalf("the output does not say how to verify the file:\n%s", out.String())
