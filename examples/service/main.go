@@ -159,6 +159,9 @@ func setupTelemetry(ctx context.Context, cfg config, out io.Writer) (*telemetry,
 func (t *telemetry) shutdown(ctx context.Context) error {
 	var errs []error
 	if t.sink != nil {
+		// The stream's final CHECKPOINT: a verifier can tell this clean end
+		// from a lost tail.
+		errs = append(errs, auditlog.Default().Shutdown(ctx))
 		auditlog.Unregister(t.sink)
 	}
 	if t.lp != nil {
