@@ -186,7 +186,7 @@ func (s *Spool) writeBatch(first uint64, batch []*request, activeSize, bytes int
 	if fi, e := s.active.Stat(); e == nil {
 		name = fi.Name()
 	}
-	if terr := s.active.Truncate(activeSize); terr != nil || s.sync() != nil {
+	if s.truncateActive(activeSize) != nil || s.sync() != nil {
 		s.broken = true
 	}
 	return rotated, &WriteError{Op: op, Segment: name, Err: err}
@@ -215,4 +215,15 @@ func (s *Spool) sync() error {
 		}
 	}
 	return s.active.Sync()
+}
+
+// truncateActive cuts the active segment back to n bytes, through the test
+// hook if any.
+func (s *Spool) truncateActive(n int64) error {
+	if s.opts.hook != nil {
+		if err := s.opts.hook.beforeTruncate(); err != nil {
+			return err
+		}
+	}
+	return s.active.Truncate(n)
 }

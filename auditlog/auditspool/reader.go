@@ -24,20 +24,20 @@ func (r *reader) closeFile() {
 	}
 }
 
-// Next returns up to max of the oldest durable entries not yet returned
+// Next returns up to n of the oldest durable entries not yet returned
 // (since Open or Rewind) and not acknowledged, in seq order. It does not
 // block: with nothing to return it returns no entries and no error; wait on
 // Ready then. Entries returned and not acknowledged are returned again after
 // a restart or a Rewind (at least once: the consumer dedupes by seq).
 // Payloads belong to the caller.
-func (s *Spool) Next(ctx context.Context, max int) ([]Entry, error) {
+func (s *Spool) Next(ctx context.Context, n int) ([]Entry, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
 	s.rmu.Lock()
 	defer s.rmu.Unlock()
 	var out []Entry
-	for len(out) < max {
+	for len(out) < n {
 		s.mu.Lock()
 		if s.closed {
 			s.mu.Unlock()

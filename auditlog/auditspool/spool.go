@@ -85,6 +85,7 @@ type ioHook interface {
 	// error to return after writing them.
 	beforeWrite(n int) (int, error)
 	beforeSync() error
+	beforeTruncate() error
 }
 
 // withIOHook installs h (tests only).
@@ -204,8 +205,7 @@ func Open(dir string, opts ...Option) (*Spool, error) {
 	}
 	s.idle = sync.NewCond(&s.mu)
 	if err := s.open(); err != nil {
-		s.closeFiles()
-		return nil, err
+		return nil, errors.Join(err, s.closeFiles())
 	}
 	return s, nil
 }
