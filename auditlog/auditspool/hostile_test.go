@@ -97,24 +97,31 @@ func TestTornTail(t *testing.T) {
 func TestCorruptEntry(t *testing.T) {
 	for _, tc := range []struct {
 		name  string
-		entry int // which entry (0-based) is damaged
-		at    int // offset of the flipped byte in it
+		entry int  // which entry (0-based) is damaged
+		at    int  // offset of the flipped byte in it
+		bit   byte // the bit flipped (0: 0x40)
 	}{
-		{"payload", 2, 21},
-		{"payload of the last entry", 4, 22},
-		{"magic", 2, 0},
-		{"version", 2, 1},
-		{"flags", 2, 2},
-		{"seq", 2, 11},
-		{"length", 2, 14},
-		{"length high byte", 2, 12},
-		{"crc", 2, 17},
+		{"payload", 2, 21, 0},
+		{"payload of the last entry", 4, 22, 0},
+		{"magic", 2, 0, 0},
+		{"magic of the last entry", 4, 0, 0},
+		{"version", 2, 1, 0},
+		{"flags", 2, 2, 0},
+		{"seq", 2, 11, 0},
+		{"length", 2, 14, 0},
+		{"length high byte", 2, 12, 0},
+		{"length of the last entry, shorter", 4, 15, 0x04},
+		{"crc", 2, 17, 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			dir, ps, offs := fixture(t, 5)
 			path := filepath.Join(dir, seg1)
 			b := readFile(t, path)
-			b[offs[tc.entry]+tc.at] ^= 0x40
+			bit := tc.bit
+			if bit == 0 {
+				bit = 0x40
+			}
+			b[offs[tc.entry]+tc.at] ^= bit
 			writeFile(t, path, b)
 			sp, log := reopen(t, dir)
 			var w []string
@@ -304,6 +311,7 @@ func TestUnsafeDir(t *testing.T) {
 	}{
 		{"world-writable", func(t *testing.T, dir string) { mkdirMode(t, dir, 0o777) }, "chmod 0700"},
 		{"group-writable", func(t *testing.T, dir string) { mkdirMode(t, dir, 0o770) }, "chmod 0700"},
+		{"world-writable only", func(t *testing.T, dir string) { mkdirMode(t, dir, 0o703) }, "chmod 0700"},
 		{"symlink", func(t *testing.T, dir string) {
 			target := filepath.Join(filepath.Dir(dir), "real")
 			mkdirMode(t, target, 0o700)
