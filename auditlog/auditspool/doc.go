@@ -129,7 +129,8 @@
 //     disk is then unacknowledged and will be delivered again.
 //
 // The next Append gets the seq after the highest one found (or after the
-// acknowledged position, if higher). Without WithHMAC, anyone who can write
+// acknowledged position, if higher). Next checks every entry again as it
+// reads it; bytes changed after Open are reported and skipped the same way. Without WithHMAC, anyone who can write
 // the directory can add entries that pass the CRC; with it, only holders of
 // the key can. Nobody but the owner can write a directory Open accepts.
 // Someone who can write it can still delete entries (reported as gaps) or

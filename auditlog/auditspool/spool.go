@@ -53,7 +53,7 @@ type options struct {
 }
 
 // WithSegmentSize sets the size at which the active segment is closed and a
-// new one started (default 16 MiB, at least 256 bytes). A segment never
+// new one started (default 16 MiB, from 256 bytes to 1 GiB). A segment never
 // exceeds it; it also bounds the size of one entry.
 func WithSegmentSize(n int64) Option { return func(o *options) { o.segSize = n } }
 
@@ -69,7 +69,10 @@ func WithFullPolicy(p FullPolicy) Option { return func(o *options) { o.policy = 
 // keyID (1 to 255 bytes, stored in clear in each entry), and makes Open and
 // Next reject every entry without a valid tag under that key: someone who
 // can write the directory but does not know the key cannot inject entries.
-// The key must be at least 16 bytes.
+// The key must be at least 16 bytes. There is one key per spool: entries
+// written without it, or under another key, are rejected, so turn HMAC on
+// or change the key on a drained spool (every entry acknowledged). Without
+// WithHMAC, tagged entries are accepted on their CRC alone.
 func WithHMAC(keyID string, key []byte) Option {
 	return func(o *options) { o.keyID, o.key = keyID, append([]byte(nil), key...) }
 }
@@ -93,8 +96,8 @@ func withIOHook(h ioHook) Option { return func(o *options) { o.hook = h } }
 
 func (o *options) validate() error {
 	switch {
-	case o.segSize < minSegmentSize:
-		return fmt.Errorf("%w: WithSegmentSize(%d): at least %d bytes", ErrInvalidOption, o.segSize, minSegmentSize)
+	case o.segSize < minSegmentSize || o.segSize > maxPayload:
+		return fmt.Errorf("%w: WithSegmentSize(%d): from %d bytes to 1 GiB", ErrInvalidOption, o.segSize, minSegmentSize)
 	case o.maxBytes < 2*o.segSize:
 		return fmt.Errorf("%w: WithMaxBytes(%d): at least twice the segment size (%d)", ErrInvalidOption, o.maxBytes, o.segSize)
 	case o.policy != FullBlock && o.policy != FullDrop:
