@@ -189,11 +189,11 @@ func TestConcurrentAppend(t *testing.T) {
 		}
 	}
 	st := sp.Stats()
+	// Group commit shares fsyncs among these appenders, but how much
+	// depends on the fsync's speed (TestGroupCommit bounds it).
 	t.Logf("Appended %d, Fsyncs %d, Segments %d", st.Appended, st.Fsyncs, st.Segments)
-	// Group commit: one fsync per batch (plus one per new segment's
-	// directory entry). One fsync per record would make it 16 000.
-	if st.Appended != goroutines*each || st.Fsyncs > st.Appended/4 {
-		t.Errorf("Appended %d, Fsyncs %d: want Fsyncs <= Appended/4", st.Appended, st.Fsyncs)
+	if st.Appended != goroutines*each {
+		t.Errorf("Appended %d", st.Appended)
 	}
 }
 
