@@ -102,7 +102,8 @@ const (
 	// or damaged segment). Counted in Stats.Missing.
 	KindGap
 	// KindAckFile: the ack file is unreadable; every entry on disk is
-	// treated as unacknowledged (delivered again).
+	// treated as unacknowledged (delivered again). Counted in
+	// Stats.Corrupt.
 	KindAckFile
 	// KindUnknownFile: a file the spool did not create; ignored, never
 	// deleted.

@@ -129,7 +129,7 @@ type Stats struct {
 	DiskBytes      int64  // bytes of all segment files: what WithMaxBytes bounds
 	Dropped        uint64 // Appends refused for lack of space (FullDrop, or FullBlock when the context ended)
 	WriteErrors    uint64 // batches whose write, fsync or segment creation failed
-	Corrupt        uint64 // regions of bad or out-of-order entries skipped
+	Corrupt        uint64 // regions of bad or out-of-order entries skipped, and an unreadable ack file
 	Missing        uint64 // sequence numbers missing in gaps
 	TruncatedBytes int64  // bytes of torn tails cut off by Open
 	Fsyncs         uint64 // fsyncs of segment files, the ack file and the directory
