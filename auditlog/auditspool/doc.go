@@ -112,7 +112,9 @@
 //   - the last segment may end in a torn tail, the part of a batch that a
 //     crash interrupted: an entry cut short, or zero bytes, with no valid
 //     entry after it. It is truncated and counted (Stats.TruncatedBytes).
-//     No entry in it was ever reported durable.
+//     No entry in it was ever reported durable. The whole entries that
+//     precede it in the interrupted batch are kept: their Appends never
+//     returned, and delivering them is on the safe side of at least once.
 //   - bytes that are not a valid entry (bad magic, version, flags, CRC or
 //     HMAC, a length running past the end of a segment that is not the
 //     last) are skipped, counted (Stats.Corrupt) and reported to the
