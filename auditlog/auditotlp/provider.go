@@ -13,6 +13,7 @@ import (
 	"go.opentelemetry.io/otel/sdk/resource"
 
 	"github.com/tenantshield/tenantshield-go/auditlog"
+	"github.com/tenantshield/tenantshield-go/auditlog/auditspool"
 )
 
 // Protocols accepted in OTEL_EXPORTER_OTLP_(LOGS_)PROTOCOL.
@@ -31,6 +32,7 @@ type config struct {
 	processors []sdklog.Processor
 	stats      *ExportStats
 	onError    func(error)
+	spoolOpts  []auditspool.Option
 }
 
 // Option configures [NewLoggerProvider].

@@ -1,0 +1,243 @@
+package auditotlp
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"go.opentelemetry.io/otel/attribute"
+	sdklog "go.opentelemetry.io/otel/sdk/log"
+	"go.opentelemetry.io/otel/sdk/resource"
+
+	"github.com/tenantshield/tenantshield-go/auditlog"
+	"github.com/tenantshield/tenantshield-go/auditlog/auditspool"
+)
+
+// gateExporter fails while closed is set, and keeps what it accepts.
+type gateExporter struct {
+	memExporter
+	mu     sync.Mutex
+	closed bool
+	tries  int
+}
+
+func (e *gateExporter) setClosed(v bool) { e.mu.Lock(); e.closed = v; e.mu.Unlock() }
+
+func (e *gateExporter) Export(ctx context.Context, rs []sdklog.Record) error {
+	e.mu.Lock()
+	e.tries++
+	closed := e.closed
+	e.mu.Unlock()
+	if closed {
+		return errors.New("connection refused")
+	}
+	return e.memExporter.Export(ctx, rs)
+}
+
+func (e *gateExporter) attempts() int { e.mu.Lock(); defer e.mu.Unlock(); return e.tries }
+
+// seqs returns the audit.sequence of each exported record, in order.
+func seqs(t *testing.T, rs []sdklog.Record) []int64 {
+	t.Helper()
+	var out []int64
+	for _, r := range rs {
+		found := false
+		r.WalkAttributes(func(kv attribute.KeyValue) bool {
+			if kv.Key == "audit.sequence" {
+				out, found = append(out, kv.Value.AsInt64()), true
+				return false
+			}
+			return true
+		})
+		if !found {
+			t.Fatalf("record without audit.sequence: %v", r.EventName())
+		}
+	}
+	return out
+}
+
+func newTestDurable(t *testing.T, dir string, exp sdklog.Exporter, stats *ExportStats, onErr func(error)) *DurableSink {
+	t.Helper()
+	d, err := NewDurableSink(context.Background(), dir, WithExporter(exp), WithResource(resource.Empty()),
+		WithStats(stats), WithErrorHandler(onErr))
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.ship.initial, d.ship.max = time.Millisecond, 5*time.Millisecond
+	return d
+}
+
+// TestDurableDeliversInOrder: every record reaches the exporter once, in
+// sequence order, and the spool is empty after Shutdown.
+func TestDurableDeliversInOrder(t *testing.T) {
+	t.Parallel()
+	exp := &gateExporter{}
+	var stats ExportStats
+	d := newTestDurable(t, filepath.Join(t.TempDir(), "spool"), exp, &stats, func(err error) { t.Errorf("unexpected: %v", err) })
+	bus := auditlog.NewBus()
+	bus.Register(d)
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range 50 {
+				bus.Emit(context.Background(), auditlog.Event{Type: auditlog.EnforcementViolation, Tenant: "acme", Outcome: auditlog.OutcomeBlocked})
+			}
+		}()
+	}
+	wg.Wait()
+	_ = bus.Shutdown(context.Background())
+	if err := d.Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	got, _ := exp.snapshot()
+	ss := seqs(t, got)
+	if len(ss) != 401 {
+		t.Fatalf("%d records exported, want 400 and the final checkpoint", len(ss))
+	}
+	// In spool order; the spool's order is the order Emit made them
+	// durable, which for concurrent emitters need not be seq order: each
+	// seq exactly once is what a reader needs.
+	seen := map[int64]bool{}
+	for _, s := range ss {
+		if seen[s] || s < 1 || s > 401 {
+			t.Fatalf("seq %d twice or out of range", s)
+		}
+		seen[s] = true
+	}
+	if st := stats.Snapshot(); st.Emitted != 401 || st.Exported != 401 || st.Retries != 0 {
+		t.Fatalf("stats %+v", st)
+	}
+}
+
+// TestDurableSurvivesCollectorOutage: while the Collector refuses, records
+// wait in the spool and the exports are retried; when it is back they all
+// arrive and nothing is reported lost.
+func TestDurableSurvivesCollectorOutage(t *testing.T) {
+	t.Parallel()
+	exp := &gateExporter{closed: true}
+	var stats ExportStats
+	var mu sync.Mutex
+	var retrying int
+	d := newTestDurable(t, filepath.Join(t.TempDir(), "spool"), exp, &stats, func(err error) {
+		var ee *ExportError
+		if !errors.As(err, &ee) || !ee.Retrying {
+			t.Errorf("unexpected: %v", err)
+		}
+		mu.Lock()
+		retrying++
+		mu.Unlock()
+	})
+	bus := auditlog.NewBus()
+	bus.Register(d)
+	for range 100 {
+		bus.Emit(context.Background(), auditlog.Event{Type: auditlog.ContextBound, Tenant: "acme", Outcome: auditlog.OutcomeSuccess})
+	}
+	for exp.attempts() < 3 { // the shipper keeps trying
+		time.Sleep(time.Millisecond)
+	}
+	if d.Pending() == 0 {
+		t.Fatal("records left the spool while the Collector refused them")
+	}
+	exp.setClosed(false)
+	_ = bus.Shutdown(context.Background())
+	if err := d.Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	got, _ := exp.snapshot()
+	if len(got) != 101 || stats.Snapshot().Retries == 0 || retrying == 0 {
+		t.Fatalf("%d exported, stats %+v, %d retry reports", len(got), stats.Snapshot(), retrying)
+	}
+}
+
+// TestDurableReplaysAfterRestart: a process that stops (or dies) with the
+// Collector down leaves its records in the spool; the next durable sink on
+// the directory ships them, before and with its own.
+func TestDurableReplaysAfterRestart(t *testing.T) {
+	t.Parallel()
+	dir := filepath.Join(t.TempDir(), "spool")
+	down := &gateExporter{closed: true}
+	d1 := newTestDurable(t, dir, down, nil, func(error) {})
+	bus1 := auditlog.NewBus()
+	bus1.Register(d1)
+	for range 30 {
+		bus1.Emit(context.Background(), auditlog.Event{Type: auditlog.ContextBound, Tenant: "acme"})
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+	defer cancel()
+	err := d1.Shutdown(ctx) // the Collector never answers: the records stay
+	if err == nil || d1.Pending() != 30 {
+		t.Fatalf("Shutdown with the Collector down: %v, %d pending; want an error naming 30", err, d1.Pending())
+	}
+
+	up := &gateExporter{}
+	d2 := newTestDurable(t, dir, up, nil, func(err error) { t.Errorf("unexpected: %v", err) })
+	bus2 := auditlog.NewBus()
+	bus2.Register(d2)
+	bus2.Emit(context.Background(), auditlog.Event{Type: auditlog.ContextBound, Tenant: "globex"})
+	if err := d2.Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	got, _ := up.snapshot()
+	if len(got) != 31 {
+		t.Fatalf("%d records shipped after the restart, want the 30 left and 1 new", len(got))
+	}
+	if ss := seqs(t, got[:30]); ss[0] != 1 || ss[29] != 30 {
+		t.Fatalf("the replayed records come first, in order: %v", ss)
+	}
+}
+
+// TestDurableRefusesUnsafeDirectories: no default directory, and one that
+// others may write is refused with the spool's explanation.
+func TestDurableRefusesUnsafeDirectories(t *testing.T) {
+	t.Parallel()
+	if _, err := NewDurableSink(context.Background(), "", WithExporter(&memExporter{})); err == nil {
+		t.Fatal("no directory: no error")
+	}
+	dir := filepath.Join(t.TempDir(), "shared")
+	if err := os.Mkdir(dir, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(dir, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	exp := &memExporter{}
+	_, err := NewDurableSink(context.Background(), dir, WithExporter(exp))
+	if !errors.Is(err, auditspool.ErrUnsafeDir) {
+		t.Fatalf("a world-writable directory: %v, want ErrUnsafeDir", err)
+	}
+	if _, shut := exp.snapshot(); !shut {
+		t.Fatal("the exporter was left running")
+	}
+}
+
+// TestDurableEmitFailsWhenFull: under FullDrop a record that does not fit
+// fails its Emit (the bus reports it), and is counted as failed.
+func TestDurableEmitFailsWhenFull(t *testing.T) {
+	t.Parallel()
+	exp := &gateExporter{closed: true}
+	var stats ExportStats
+	d, err := NewDurableSink(context.Background(), filepath.Join(t.TempDir(), "spool"), WithExporter(exp),
+		WithResource(resource.Empty()), WithStats(&stats), WithErrorHandler(func(error) {}),
+		WithSpoolOptions(auditspool.WithSegmentSize(4096), auditspool.WithMaxBytes(8192), auditspool.WithFullPolicy(auditspool.FullDrop)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var failures []error
+	bus := auditlog.NewBus(auditlog.WithErrorHandler(func(err error) { failures = append(failures, err) }))
+	bus.Register(d)
+	for range 200 {
+		bus.Emit(context.Background(), auditlog.Event{Type: auditlog.ContextBound, Tenant: "acme"})
+	}
+	if len(failures) == 0 || !errors.Is(failures[0], auditspool.ErrFull) || stats.Snapshot().Failed == 0 {
+		t.Fatalf("a full spool: %d failures (%v), stats %+v", len(failures), failures, stats.Snapshot())
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Millisecond)
+	defer cancel()
+	_ = d.Shutdown(ctx)
+}
