@@ -56,6 +56,7 @@ type config struct {
 	db            string
 	observability bool
 	audit         string // otlp, stdout, off
+	auditSpool    string // with otlp: the durable mode's spool directory
 }
 
 func envOr(name, def string) string {
@@ -73,6 +74,8 @@ func parseConfig(args []string) (config, error) {
 	fs.StringVar(&c.db, "db", envOr("TS_DB", "sqlite:invoices.db"), `"sqlite:<file>" or a postgres:// DSN`)
 	fs.StringVar(&obs, "observability", envOr("TS_OBSERVABILITY", "off"), "on|off")
 	fs.StringVar(&c.audit, "audit", envOr("TS_AUDIT", "off"), "otlp|stdout|off")
+	fs.StringVar(&c.auditSpool, "audit-spool", envOr("TS_AUDIT_SPOOL", ""),
+		"with -audit otlp: deliver durably through this spool directory (created 0700; records survive a Collector outage and a crash)")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
@@ -87,6 +90,9 @@ func parseConfig(args []string) (config, error) {
 	case "otlp", "stdout", "off":
 	default:
 		return c, fmt.Errorf("-audit: %q is not otlp, stdout or off", c.audit)
+	}
+	if c.auditSpool != "" && c.audit != "otlp" {
+		return c, fmt.Errorf("-audit-spool needs -audit otlp (it is the durable delivery of the OTLP audit pipeline)")
 	}
 	return c, nil
 }
@@ -112,8 +118,9 @@ type telemetry struct {
 	lp interface {
 		Shutdown(context.Context) error
 	}
-	sink  auditlog.Sink
-	stats *auditotlp.ExportStats // audit delivery counters (-audit otlp)
+	sink    auditlog.Sink
+	stats   *auditotlp.ExportStats // audit delivery counters (-audit otlp)
+	durable bool                   // -audit-spool: what is not shipped stays in the spool
 }
 
 func setupTelemetry(ctx context.Context, cfg config, out io.Writer) (*telemetry, error) {
@@ -137,6 +144,16 @@ func setupTelemetry(ctx context.Context, cfg config, out io.Writer) (*telemetry,
 		// A LoggerProvider of its own: audit never shares the application's
 		// log pipeline, and never falls back to the global provider.
 		tel.stats = &auditotlp.ExportStats{}
+		if cfg.auditSpool != "" {
+			// Durable: each record is fsynced in the spool before the
+			// audited operation goes on, and shipped from there.
+			d, err := auditotlp.NewDurableSink(ctx, cfg.auditSpool, auditotlp.WithResource(res), auditotlp.WithStats(tel.stats))
+			if err != nil {
+				return nil, fmt.Errorf("audit spool: %w", err)
+			}
+			tel.lp, tel.sink, tel.durable = d, d, true
+			break
+		}
 		lp, err := auditotlp.NewLoggerProvider(ctx, auditotlp.WithResource(res), auditotlp.WithStats(tel.stats))
 		if err != nil {
 			return nil, fmt.Errorf("audit exporter: %w", err)
@@ -170,7 +187,7 @@ func (t *telemetry) shutdown(ctx context.Context) error {
 		// (export failed after retries, or dropped from the full queue).
 		s := t.stats.Snapshot()
 		level := slog.LevelInfo
-		if s.Lost() > 0 {
+		if s.Lost() > 0 && !t.durable {
 			level = slog.LevelError
 		}
 		slog.Log(ctx, level, "audit export", "emitted", s.Emitted, "exported", s.Exported,

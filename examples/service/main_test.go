@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -211,4 +212,36 @@ func (l lockedWriter) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.w.Write(p)
+}
+
+// TestDurableAuditWithTheCollectorDown: with -audit otlp -audit-spool, the
+// records of a run whose Collector never answers are on disk in the spool
+// when it stops, and shutting down says so instead of dropping them.
+func TestDurableAuditWithTheCollectorDown(t *testing.T) {
+	t.Setenv("OTEL_EXPORTER_OTLP_ENDPOINT", "http://127.0.0.1:1")
+	spool := filepath.Join(t.TempDir(), "spool")
+	cfg, err := parseConfig([]string{"-audit", "otlp", "-audit-spool", spool})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tel, err := setupTelemetry(context.Background(), cfg, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 5 {
+		auditlog.Emit(context.Background(), auditlog.Event{Type: auditlog.ContextBound, Tenant: "acme"})
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	err = tel.shutdown(ctx)
+	if err == nil || !strings.Contains(err.Error(), "stay in "+spool) {
+		t.Fatalf("shutdown with the Collector down: %v; want the records kept in the spool", err)
+	}
+	segs, _ := filepath.Glob(filepath.Join(spool, "*.seg"))
+	if len(segs) == 0 {
+		t.Fatal("no spool segment on disk")
+	}
+	if _, err := parseConfig([]string{"-audit", "stdout", "-audit-spool", spool}); err == nil {
+		t.Fatal("-audit-spool without -audit otlp is accepted")
+	}
 }
