@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"sync"
+	"time"
 
 	"go.opentelemetry.io/otel"
 	sdklog "go.opentelemetry.io/otel/sdk/log"
@@ -120,10 +121,29 @@ func (d *DurableSink) Emit(ctx context.Context, e auditlog.Event) error {
 	return nil
 }
 
-// run ships the spool until Shutdown.
+// run ships the spool until Shutdown. What the Collector accepted is
+// acknowledged in the spool (one fsynced write) every ackEvery records, or
+// ackIdle after the spool last ran dry, or at shutdown; not after every
+// batch: a crash in between sends those records again, which readers
+// dedupe by (stream, seq), and the appends do not wait behind an
+// acknowledgement per batch.
 func (d *DurableSink) run(ctx context.Context) {
 	defer close(d.done)
 	draining := false
+	var shipped, unacked uint64 // the last seq shipped; records shipped since the last Ack
+	ack := func() {
+		if unacked == 0 {
+			return
+		}
+		if err := d.spool.Ack(shipped); err != nil {
+			d.onError(fmt.Errorf("auditotlp: acknowledging shipped records in %s (they will be sent again): %w", d.dir, err))
+		}
+		unacked = 0
+	}
+	defer ack()
+	idle := time.NewTimer(ackIdle)
+	idle.Stop()
+	defer idle.Stop()
 	for {
 		entries, err := d.spool.Next(ctx, d.batch)
 		if err != nil {
@@ -132,10 +152,20 @@ func (d *DurableSink) run(ctx context.Context) {
 		}
 		if len(entries) == 0 {
 			if draining {
-				return
+				return // the deferred ack
+			}
+			if unacked > 0 {
+				idle.Reset(ackIdle)
 			}
 			select {
 			case <-d.spool.Ready():
+				// Let a batch form: one read of the spool and one export
+				// for the records of the next moment, not one per record.
+				if sleepCtx(ctx, linger) != nil {
+					return
+				}
+			case <-idle.C:
+				ack()
 			case <-d.drain:
 				draining = true
 			case <-ctx.Done():
@@ -158,11 +188,20 @@ func (d *DurableSink) run(ctx context.Context) {
 			d.spool.Rewind() // kept for the next run, or the next process
 			return
 		}
-		if err := d.spool.Ack(entries[len(entries)-1].Seq); err != nil {
-			d.onError(fmt.Errorf("auditotlp: acknowledging shipped records in %s (they will be sent again): %w", d.dir, err))
+		shipped, unacked = entries[len(entries)-1].Seq, unacked+uint64(len(entries))
+		if unacked >= ackEvery {
+			ack()
 		}
 	}
 }
+
+// ackEvery bounds the records shipped but not yet acknowledged in the
+// spool; ackIdle is how long a quiet shipper waits before acknowledging.
+const (
+	ackEvery = 4096
+	ackIdle  = time.Second
+	linger   = 5 * time.Millisecond
+)
 
 // Shutdown ships what the spool holds until ctx is done, then stops and
 // closes the spool and the exporter. Records not shipped by then stay in
