@@ -331,8 +331,20 @@ func (b *Bus) stamp(ctx context.Context, e *Event) bool {
 	if r, ok := RequestFromContext(ctx); ok {
 		e.Attributes = r.addTo(e.Attributes)
 	}
-	return b.chain.seal(e, canonicalBody(e))
+	bp := bodyPool.Get().(*[]byte)
+	body, ok := appendCanonical((*bp)[:0], e)
+	if !ok {
+		body = canonicalBody(e) // a NaN or infinite float: the reference encoding
+	}
+	due := b.chain.seal(e, body)
+	if ok {
+		*bp = body[:0]
+	}
+	bodyPool.Put(bp)
+	return due
 }
+
+var bodyPool = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b }}
 
 const hexDigits = "0123456789abcdef"
 

@@ -274,8 +274,15 @@ func eventMap(e *Event) map[string]any {
 		a := make(map[string]any, len(e.Attributes))
 		for _, kv := range e.Attributes {
 			v := kv.Value.AsInterface()
-			if s, ok := v.(string); ok {
-				v = validUTF8(s)
+			switch x := v.(type) {
+			case string:
+				v = validUTF8(x)
+			case []string:
+				clean := make([]string, len(x))
+				for i, s := range x {
+					clean[i] = validUTF8(s)
+				}
+				v = clean
 			}
 			a[validUTF8(string(kv.Key))] = v
 		}
