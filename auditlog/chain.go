@@ -59,6 +59,9 @@ type chain struct {
 	prev    string
 	hmacID  string
 	hmacKey []byte
+	h       hash.Hash // SHA-256, or HMAC-SHA256 under hmacKey; reused under mu
+	hdr     []byte    // the hash header, reused under mu
+	sum     [32]byte
 	signID  string
 	signKey ed25519.PrivateKey
 
@@ -86,10 +89,10 @@ func (b *Bus) SetHMACKey(keyID string, key []byte) {
 	b.chain.mu.Lock()
 	defer b.chain.mu.Unlock()
 	if len(key) == 0 {
-		b.chain.hmacID, b.chain.hmacKey = "", nil
+		b.chain.hmacID, b.chain.hmacKey, b.chain.h = "", nil, nil
 		return
 	}
-	b.chain.hmacID, b.chain.hmacKey = keyID, append([]byte(nil), key...)
+	b.chain.hmacID, b.chain.hmacKey, b.chain.h = keyID, append([]byte(nil), key...), nil
 }
 
 // SetSigningKey makes every CHECKPOINT carry an Ed25519 signature by key
@@ -151,7 +154,14 @@ func (c *chain) seal(e *Event, body []byte) (checkpointDue bool) {
 func (c *chain) sealLocked(e *Event, body []byte) {
 	c.seq++
 	e.Stream, e.Seq, e.PrevHash, e.KeyID = c.stream, c.seq, c.prev, c.hmacID
-	e.Hash = recordHash(c.hmacKey, e.Stream, e.Seq, e.PrevHash, e.KeyID, body)
+	if c.h == nil {
+		c.h = newHash(c.hmacKey)
+	}
+	c.h.Reset()
+	c.hdr = appendHeader(c.hdr[:0], e.Stream, e.Seq, e.PrevHash, e.KeyID)
+	c.h.Write(c.hdr)
+	c.h.Write(body)
+	e.Hash = hex.EncodeToString(c.h.Sum(c.sum[:0]))
 	c.prev = e.Hash
 }
 
@@ -197,14 +207,21 @@ func CheckpointMessage(stream string, seq uint64, hash string, final bool) []byt
 // key, of the header lines (format, stream, sequence, previous hash, key
 // id) followed by the canonical body.
 func recordHash(key []byte, stream string, seq uint64, prev, keyID string, body []byte) string {
-	var h hash.Hash
+	h := newHash(key)
+	h.Write(appendHeader(nil, stream, seq, prev, keyID))
+	h.Write(body)
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+func newHash(key []byte) hash.Hash {
 	if key != nil {
-		h = hmac.New(sha256.New, key)
-	} else {
-		h = sha256.New()
+		return hmac.New(sha256.New, key)
 	}
-	var hdr [160]byte
-	b := append(hdr[:0], "tenantshield.audit.v2\n"...)
+	return sha256.New()
+}
+
+func appendHeader(b []byte, stream string, seq uint64, prev, keyID string) []byte {
+	b = append(b, "tenantshield.audit.v2\n"...)
 	b = append(b, stream...)
 	b = append(b, '\n')
 	b = strconv.AppendUint(b, seq, 10)
@@ -212,11 +229,7 @@ func recordHash(key []byte, stream string, seq uint64, prev, keyID string, body 
 	b = append(b, prev...)
 	b = append(b, '\n')
 	b = append(b, keyID...)
-	b = append(b, '\n')
-	h.Write(b)
-	h.Write(body)
-	var sum [32]byte
-	return hex.EncodeToString(h.Sum(sum[:0]))
+	return append(b, '\n')
 }
 
 // RecordHash recomputes the hash of a record whose canonical body is body
