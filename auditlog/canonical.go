@@ -121,7 +121,7 @@ func appendAttributes(b []byte, attrs []attribute.KeyValue) ([]byte, bool) {
 
 func appendValue(b []byte, v attribute.Value) ([]byte, bool) {
 	switch v.Type() {
-	case attribute.INVALID:
+	case attribute.EMPTY:
 		return append(b, "null"...), true
 	case attribute.BOOL:
 		return strconv.AppendBool(b, v.AsBool()), true

@@ -41,7 +41,7 @@ func TestCanonicalFastPath(t *testing.T) {
 		func(e *Event) {
 			e.Attributes = []attribute.KeyValue{
 				attribute.String("z", "last"), attribute.Int64("a", -7), attribute.Float64("f1", 1e21), attribute.Float64("f2", 1e-7),
-				attribute.Float64("f3", 123456789.125), attribute.Float64("f4", -0.0), attribute.Float64("f5", 5e-324),
+				attribute.Float64("f3", 123456789.125), attribute.Float64("f4", math.Copysign(0, -1)), attribute.Float64("f5", 5e-324),
 				attribute.Bool("b", false), attribute.StringSlice("ss", []string{"x", "\u2028"}), attribute.StringSlice("empty", []string{}),
 				attribute.Int64Slice("is", []int64{1, -2}), attribute.Float64Slice("fs", []float64{0.1, 1e300}), attribute.BoolSlice("bs", []bool{true}),
 				attribute.String("z", "dup wins"), attribute.String("\xff", "invalid key"), attribute.String("\xfe", "same key after cleaning"),

@@ -57,10 +57,7 @@ func checkMySQL(ctx context.Context, db Querier, c *config, r *Report) error {
 	for _, t := range r.Tables {
 		mt := tables[strings.ToLower(t.Name)]
 		if mt == nil {
-			r.add(Finding{Kind: TableMissing, Severity: Medium, Table: t.Name,
-				Message: fmt.Sprintf("registered tenant table %q is not in database %q", t.Name, r.Database),
-				Why:     "nothing protects a table the check cannot see; a registration that names no table hides a typo",
-				Advice:  "create the table or correct the registered name"})
+			r.add(missingTable(t, fmt.Sprintf("database %q", r.Database), "create the table or correct the registered name"))
 			continue
 		}
 		mt.registered, mt.table = true, t
@@ -206,10 +203,7 @@ func myTableFindings(c *config, mt *myTable, mysql8 bool, r *Report) {
 	t := mt.table
 	col, ok := mt.cols[strings.ToLower(t.Column)]
 	if !ok {
-		r.add(Finding{Kind: ColumnMissing, Severity: Medium, Table: t.Name, Object: t.Column,
-			Message: fmt.Sprintf("table %s has no column %q", t.Name, t.Column),
-			Why:     "the registered tenant column does not exist: every scoped statement on the table fails",
-			Advice:  "correct the registration or add the column"})
+		r.add(missingColumn(t))
 		return
 	}
 	if what := myFolds(col); what != "" {
@@ -342,10 +336,7 @@ func myRelations(ctx context.Context, db Querier, c *config, tables, tenants map
 		}
 		for name := range mt.cols {
 			if _, ok := tenantCols[name]; ok {
-				r.add(Finding{Kind: RelationCopy, Severity: High, Table: mt.name, Object: name,
-					Message: fmt.Sprintf("table %s has a tenant column %q but is not registered", mt.name, name),
-					Why:     "it looks like a copy of tenant rows (a backup, an import, a rename) that no registration protects",
-					Advice:  "register it (bunhook.WithTenantTable or a TenantOwned model), or register it as shared if its rows belong to no tenant"})
+				r.add(unregisteredCopy(mt.name, name, false))
 				break
 			}
 		}

@@ -135,10 +135,7 @@ WHERE c.relkind IN ('r', 'p', 'v', 'm', 'f') AND (n.nspname = ANY (current_schem
 	for _, t := range r.Tables {
 		rel := st.resolve(t.Name)
 		if rel == nil {
-			r.add(Finding{Kind: TableMissing, Severity: Medium, Table: t.Name,
-				Message: "registered tenant table " + strconv.Quote(t.Name) + " is not in the database (or not on the search path)",
-				Why:     "nothing protects a table the check cannot see; a registration that names no table hides a typo",
-				Advice:  "create the table, correct the registered name, or qualify it with its schema"})
+			r.add(missingTable(t, "the database (or not on the search path)", "create the table, correct the registered name, or qualify it with its schema"))
 			continue
 		}
 		rel.registered, rel.table = true, t
@@ -237,10 +234,7 @@ func pgTableFindings(c *config, st *pgState, r *Report) {
 		t := rel.table
 		col, ok := rel.cols[strings.ToLower(t.Column)]
 		if !ok {
-			r.add(Finding{Kind: ColumnMissing, Severity: Medium, Table: t.Name, Object: t.Column,
-				Message: fmt.Sprintf("table %s has no column %q", t.Name, t.Column),
-				Why:     "the registered tenant column does not exist: every scoped statement on the table fails",
-				Advice:  "correct the registration or add the column"})
+			r.add(missingColumn(t))
 			continue
 		}
 		pgCollation(c, t, col, r)
@@ -280,10 +274,7 @@ func pgTableFindings(c *config, st *pgState, r *Report) {
 		}
 		for name := range rel.cols {
 			if tenantCols[name] {
-				r.add(Finding{Kind: RelationCopy, Severity: High, Table: rel.schema + "." + rel.name, Object: name,
-					Message: fmt.Sprintf("table %s.%s has a tenant column %q but is not registered", rel.schema, rel.name, name),
-					Why:     "it looks like a copy of tenant rows (a backup, an import, a rename) that no policy and no registration protects",
-					Advice:  "register it (bunhook.WithTenantTable or a TenantOwned model) and give it RLS, or register it as shared if its rows belong to no tenant"})
+				r.add(unregisteredCopy(rel.schema+"."+rel.name, name, true))
 				break
 			}
 		}

@@ -493,3 +493,35 @@ func hasColumn(cols []string, col string) bool {
 	}
 	return false
 }
+
+// missingTable is the finding of a registered table the database does not
+// have; where says where the check looked.
+func missingTable(t Table, where, advice string) Finding {
+	return Finding{Kind: TableMissing, Severity: Medium, Table: t.Name,
+		Message: fmt.Sprintf("registered tenant table %q is not in %s", t.Name, where),
+		Why:     "nothing protects a table the check cannot see; a registration that names no table hides a typo",
+		Advice:  advice}
+}
+
+// missingColumn is the finding of a registered table without its tenant
+// column.
+func missingColumn(t Table) Finding {
+	return Finding{Kind: ColumnMissing, Severity: Medium, Table: t.Name, Object: t.Column,
+		Message: fmt.Sprintf("table %s has no column %q", t.Name, t.Column),
+		Why:     "the registered tenant column does not exist: every scoped statement on the table fails",
+		Advice:  "correct the registration or add the column"}
+}
+
+// unregisteredCopy is the finding of a table with a tenant column that is
+// not registered; rls adds the advice to give it row-level security.
+func unregisteredCopy(table, column string, rls bool) Finding {
+	f := Finding{Kind: RelationCopy, Severity: High, Table: table, Object: column,
+		Message: fmt.Sprintf("table %s has a tenant column %q but is not registered", table, column),
+		Why:     "it looks like a copy of tenant rows (a backup, an import, a rename) that no registration protects",
+		Advice:  "register it (bunhook.WithTenantTable or a TenantOwned model), or register it as shared if its rows belong to no tenant"}
+	if rls {
+		f.Why = "it looks like a copy of tenant rows (a backup, an import, a rename) that no policy and no registration protects"
+		f.Advice = "register it (bunhook.WithTenantTable or a TenantOwned model) and give it RLS, or register it as shared if its rows belong to no tenant"
+	}
+	return f
+}

@@ -69,10 +69,7 @@ func checkSQLite(ctx context.Context, db Querier, c *config, r *Report) error {
 	for _, reg := range r.Tables {
 		t := tables[strings.ToLower(reg.Name)]
 		if t == nil {
-			r.add(Finding{Kind: TableMissing, Severity: Medium, Table: reg.Name,
-				Message: fmt.Sprintf("registered tenant table %q is not in the database", reg.Name),
-				Why:     "nothing protects a table the check cannot see; a registration that names no table hides a typo",
-				Advice:  "create the table or correct the registered name"})
+			r.add(missingTable(reg, "the database", "create the table or correct the registered name"))
 			continue
 		}
 		t.registered, t.table = true, reg
@@ -111,10 +108,7 @@ func liteRowidKey(t *liteTable) string {
 func liteTableFindings(ctx context.Context, db Querier, c *config, t *liteTable, tenants map[string]*liteTable, r *Report) error {
 	reg := t.table
 	if _, ok := t.col(reg.Column); !ok {
-		r.add(Finding{Kind: ColumnMissing, Severity: Medium, Table: reg.Name, Object: reg.Column,
-			Message: fmt.Sprintf("table %s has no column %q", reg.Name, reg.Column),
-			Why:     "the registered tenant column does not exist: every scoped statement on the table fails",
-			Advice:  "correct the registration or add the column"})
+		r.add(missingColumn(reg))
 		return nil
 	}
 	if coll := liteCollation(t.sql, reg.Column); coll == "NOCASE" || coll == "RTRIM" {
@@ -288,10 +282,7 @@ func liteRelations(c *config, tables map[string]*liteTable, order []string, tena
 		}
 		for _, col := range t.cols {
 			if tenantCols[strings.ToLower(col.name)] {
-				r.add(Finding{Kind: RelationCopy, Severity: High, Table: t.name, Object: col.name,
-					Message: fmt.Sprintf("table %s has a tenant column %q but is not registered", t.name, col.name),
-					Why:     "it looks like a copy of tenant rows (a backup, an import, a rename) that no registration protects",
-					Advice:  "register it (bunhook.WithTenantTable or a TenantOwned model), or register it as shared if its rows belong to no tenant"})
+				r.add(unregisteredCopy(t.name, col.name, false))
 				break
 			}
 		}
