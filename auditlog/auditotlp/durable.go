@@ -113,8 +113,8 @@ func (d *DurableSink) Emit(ctx context.Context, e auditlog.Event) error {
 		d.stats.emitted.Add(1)
 	}
 	if _, err := d.spool.Append(ctx, b); err != nil {
-		if d.stats != nil && errors.Is(err, auditspool.ErrFull) {
-			d.stats.failed.Add(1)
+		if d.stats != nil {
+			d.stats.failed.Add(1) // not durable: a full spool, a write error, a closed sink
 		}
 		return fmt.Errorf("auditotlp: audit record %d of stream %s could not be made durable in %s: %w", e.Seq, e.Stream, d.dir, err)
 	}

@@ -4,8 +4,10 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"strconv"
 	"strings"
 
+	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/exporters/otlp/otlplog/otlploggrpc"
 	"go.opentelemetry.io/otel/exporters/otlp/otlplog/otlploghttp"
@@ -33,6 +35,9 @@ type config struct {
 	stats      *ExportStats
 	onError    func(error)
 	spoolOpts  []auditspool.Option
+	lossBus    *auditlog.Bus
+	lossOn     bool
+	queueSize  int
 }
 
 // Option configures [NewLoggerProvider].
@@ -56,6 +61,19 @@ func WithResource(r *resource.Resource) Option {
 			c.resource = r
 		}
 	})
+}
+
+// WithLossReports replaces the SDK batch processor with one whose losses
+// are visible while it runs: a record dropped from its full queue (of
+// OTEL_BLRP_MAX_QUEUE_SIZE records, default 2048) is counted in
+// [Stats.Dropped] and reported to the error handler as a [*DropError] (the
+// first of an overflow and every 1000th), a failed export as before; and
+// once an export succeeds again, it emits through bus (nil: no loss
+// records) one SINK_FAILURE per run of lost sequence numbers, naming the
+// stream and the range (attributes audit.loss.*), so that the trail names
+// its own gaps.
+func WithLossReports(bus *auditlog.Bus) Option {
+	return optionFunc(func(c *config) { c.lossOn, c.lossBus = true, bus })
 }
 
 // WithSynchronousExport exports each record before Emit returns (a simple
@@ -108,9 +126,13 @@ func NewLoggerProvider(ctx context.Context, opts ...Option) (*sdklog.LoggerProvi
 	// wrapped: failures are counted and reported once, naming the count.
 	exp = NewCountingExporter(exp, c.stats, c.onError)
 	var proc sdklog.Processor
-	if c.sync {
+	switch {
+	case c.sync:
 		proc = sdklog.NewSimpleProcessor(exp)
-	} else {
+	case c.lossOn:
+		// Counts its own exports and failures: the exporter is not wrapped.
+		proc = newLossProcessor(c.exporterOrRaw(exp), c.stats, c.handler(), c.lossBus, c.queueLen())
+	default:
 		proc = sdklog.NewBatchProcessor(exp, c.batchOpts...)
 	}
 	popts := []sdklog.LoggerProviderOption{sdklog.WithResource(res)}
@@ -168,4 +190,32 @@ func defaultResource(ctx context.Context) *resource.Resource {
 		// rather than lose the audit pipeline.
 	}
 	return res
+}
+
+// exporterOrRaw returns the exporter under the counting wrapper, which the
+// loss processor replaces.
+func (c *config) exporterOrRaw(exp sdklog.Exporter) sdklog.Exporter {
+	if ce, ok := exp.(*countingExporter); ok {
+		return ce.next
+	}
+	return exp
+}
+
+func (c *config) handler() func(error) {
+	if c.onError != nil {
+		return c.onError
+	}
+	return otel.Handle
+}
+
+// queueLen is the loss processor's queue size: OTEL_BLRP_MAX_QUEUE_SIZE, or
+// 2048 as the SDK's batch processor.
+func (c *config) queueLen() int {
+	if c.queueSize > 0 {
+		return c.queueSize
+	}
+	if n, err := strconv.Atoi(c.getenv("OTEL_BLRP_MAX_QUEUE_SIZE")); err == nil && n > 0 {
+		return n
+	}
+	return 2048
 }

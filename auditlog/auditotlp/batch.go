@@ -1,0 +1,232 @@
+package auditotlp
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"sync"
+	"time"
+
+	"go.opentelemetry.io/otel/attribute"
+	sdklog "go.opentelemetry.io/otel/sdk/log"
+
+	"github.com/tenantshield/tenantshield-go/auditlog"
+)
+
+// Attribute keys of the loss records of the batch mode (SINK_FAILURE
+// records that name audit records lost before the Collector took them).
+const (
+	AttrLossStream = attribute.Key("audit.loss.stream.id")
+	AttrLossFirst  = attribute.Key("audit.loss.first_sequence")
+	AttrLossLast   = attribute.Key("audit.loss.last_sequence")
+	AttrLossCount  = attribute.Key("audit.loss.count")
+	AttrLossCause  = attribute.Key("audit.loss.cause")
+)
+
+// DropError reports records the batch mode dropped because its queue was
+// full (counted in [Stats.Dropped]).
+type DropError struct {
+	Records int // dropped so far in this overflow
+	Queue   int // the queue's size
+}
+
+func (e *DropError) Error() string {
+	return fmt.Sprintf("auditotlp: the audit queue (%d records) is full: %d record(s) dropped; the Collector is slow or down (use the durable mode, auditotlp.NewDurableSink, to lose nothing)", e.Queue, e.Records)
+}
+
+// lossProcessor is the batch mode with its losses made visible: a bounded
+// queue in front of the exporter that counts and reports every record it
+// drops when full, counts and reports failed exports, and once an export
+// succeeds again writes a loss record (SINK_FAILURE) through lossBus for
+// each run of sequence numbers that was lost, so that the audit trail
+// itself names its gaps.
+type lossProcessor struct {
+	exp      sdklog.Exporter
+	stats    *ExportStats
+	onError  func(error)
+	lossBus  *auditlog.Bus
+	size     int
+	batch    int
+	interval time.Duration
+	timeout  time.Duration
+
+	mu      sync.Mutex
+	queue   []sdklog.Record
+	lost    []lossRun // runs lost since the last loss records
+	overrun int       // records dropped in the current overflow
+	wake    chan struct{}
+	stop    chan struct{}
+	done    chan struct{}
+	once    sync.Once
+}
+
+type lossRun struct {
+	stream      string
+	first, last int64
+	cause       string
+}
+
+func newLossProcessor(exp sdklog.Exporter, stats *ExportStats, onError func(error), lossBus *auditlog.Bus, size int) *lossProcessor {
+	p := &lossProcessor{exp: exp, stats: stats, onError: onError, lossBus: lossBus, size: size, batch: 512,
+		interval: time.Second, timeout: 30 * time.Second,
+		wake: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{})}
+	go p.run()
+	return p
+}
+
+// OnEmit queues a copy of r, dropping the oldest queued record when full.
+func (p *lossProcessor) OnEmit(_ context.Context, r *sdklog.Record) error {
+	p.mu.Lock()
+	var dropped *sdklog.Record
+	if len(p.queue) >= p.size {
+		dropped = &p.queue[0]
+		p.noteLost(dropped, "queue full")
+		p.queue = p.queue[1:]
+		p.overrun++
+	}
+	p.queue = append(p.queue, r.Clone())
+	full := len(p.queue) >= p.batch
+	overrun := p.overrun
+	p.mu.Unlock()
+	if dropped != nil {
+		if p.stats != nil {
+			p.stats.dropped.Add(1)
+		}
+		if overrun == 1 || overrun%1000 == 0 {
+			p.onError(&DropError{Records: overrun, Queue: p.size})
+		}
+	}
+	if full {
+		select {
+		case p.wake <- struct{}{}:
+		default:
+		}
+	}
+	return nil
+}
+
+// noteLost adds r's sequence number to the lost runs (p.mu held).
+func (p *lossProcessor) noteLost(r *sdklog.Record, cause string) {
+	var stream string
+	seq := int64(-1)
+	r.WalkAttributes(func(kv attribute.KeyValue) bool {
+		switch kv.Key {
+		case auditlog.AttrStream:
+			stream = kv.Value.AsString()
+		case "audit.sequence":
+			seq = kv.Value.AsInt64()
+		}
+		return stream == "" || seq < 0
+	})
+	if seq < 0 {
+		return
+	}
+	if n := len(p.lost); n > 0 {
+		l := &p.lost[n-1]
+		if l.stream == stream && l.cause == cause && seq == l.last+1 {
+			l.last = seq
+			return
+		}
+	}
+	p.lost = append(p.lost, lossRun{stream: stream, first: seq, last: seq, cause: cause})
+}
+
+func (p *lossProcessor) run() {
+	defer close(p.done)
+	t := time.NewTicker(p.interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-p.stop:
+			return
+		case <-t.C:
+		case <-p.wake:
+		}
+		p.flush(context.Background(), false)
+	}
+}
+
+// flush exports the queue in batches (all of it when all is set, else
+// while a full batch is queued or once per tick).
+func (p *lossProcessor) flush(ctx context.Context, all bool) {
+	for {
+		p.mu.Lock()
+		n := min(len(p.queue), p.batch)
+		if n == 0 {
+			p.mu.Unlock()
+			return
+		}
+		recs := append([]sdklog.Record(nil), p.queue[:n]...)
+		p.queue = p.queue[n:]
+		more := len(p.queue) >= p.batch
+		p.mu.Unlock()
+		p.export(ctx, recs)
+		if !all && !more {
+			return
+		}
+	}
+}
+
+func (p *lossProcessor) export(ctx context.Context, recs []sdklog.Record) {
+	ectx, cancel := context.WithTimeout(ctx, p.timeout)
+	err := p.exp.Export(ectx, recs)
+	cancel()
+	if err != nil {
+		if p.stats != nil {
+			p.stats.failed.Add(uint64(len(recs)))
+		}
+		p.mu.Lock()
+		for i := range recs {
+			p.noteLost(&recs[i], "export failed")
+		}
+		p.mu.Unlock()
+		p.onError(&ExportError{Records: len(recs), Err: err})
+		return
+	}
+	if p.stats != nil {
+		p.stats.exported.Add(uint64(len(recs)))
+	}
+	p.mu.Lock()
+	lost := p.lost
+	p.lost, p.overrun = nil, 0
+	p.mu.Unlock()
+	// The pipeline works again: the trail names what it lost.
+	for _, l := range lost {
+		if p.lossBus == nil {
+			break
+		}
+		p.lossBus.Emit(ctx, auditlog.Event{Type: auditlog.SinkFailure, Outcome: auditlog.OutcomeFailure,
+			Reason: fmt.Sprintf("%d audit record(s) of stream %s, sequence %s, were lost before the Collector took them: %s",
+				l.last-l.first+1, l.stream, seqRange(l.first, l.last), l.cause),
+			Attributes: []attribute.KeyValue{AttrLossStream.String(l.stream), AttrLossFirst.Int64(l.first),
+				AttrLossLast.Int64(l.last), AttrLossCount.Int64(l.last - l.first + 1), AttrLossCause.String(l.cause)}})
+	}
+}
+
+func seqRange(first, last int64) string {
+	if first == last {
+		return strconv.FormatInt(first, 10)
+	}
+	return strconv.FormatInt(first, 10) + "-" + strconv.FormatInt(last, 10)
+}
+
+func (p *lossProcessor) Enabled(context.Context, sdklog.EnabledParameters) bool { return true }
+
+// ForceFlush exports everything queued.
+func (p *lossProcessor) ForceFlush(ctx context.Context) error {
+	p.flush(ctx, true)
+	return ctx.Err()
+}
+
+// Shutdown stops the worker, exports what is queued and shuts the exporter
+// down.
+func (p *lossProcessor) Shutdown(ctx context.Context) error {
+	var err error
+	p.once.Do(func() {
+		close(p.stop)
+		<-p.done
+		p.flush(ctx, true)
+		err = p.exp.Shutdown(ctx)
+	})
+	return err
+}
