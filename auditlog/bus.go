@@ -210,33 +210,83 @@ func (b *Bus) Failures() uint64 { return b.failures.Load() }
 // sink in registration order. It never fails and never panics because of a
 // sink: see the package documentation for what happens when a sink fails. With
 // no sink registered it returns at once. Emit on a nil *Bus does nothing.
-func (b *Bus) Emit(ctx context.Context, e Event) {
+func (b *Bus) Emit(ctx context.Context, e Event) { _ = b.EmitChecked(ctx, e) }
+
+// EmitChecked is Emit that also tells the emitter when a blocking sink (a
+// [Blocking] one that says so) failed to record e: it returns a
+// [*NotRecordedError] (errors.Is [ErrNotRecorded]) naming it, and the
+// emitter fails the operation it was about to let through. Failures of the
+// other sinks are handled as by Emit and never returned.
+func (b *Bus) EmitChecked(ctx context.Context, e Event) error {
 	if b == nil {
-		return
+		return nil
 	}
 	sinks := b.snapshot()
 	if len(sinks) == 0 {
 		if e.Type.Alert() {
 			b.unheard.Add(1)
 		}
-		return
+		return nil
 	}
 	due := b.stamp(ctx, &e)
-	b.deliverAll(ctx, sinks, e)
+	err := b.deliverAll(ctx, sinks, e)
 	if due {
 		b.checkpoint(ctx, false)
 	}
+	return err
+}
+
+// Blocking is implemented by sinks whose failure must fail the audited
+// operation (the "blocking" delivery mode): [Bus.EmitChecked] returns their
+// errors.
+type Blocking interface {
+	Blocking() bool
+}
+
+// ErrNotRecorded is matched by the error of an operation that was refused
+// because its audit record could not be recorded by a blocking sink.
+var ErrNotRecorded = errors.New("auditlog: the audit record could not be made durable, so the operation was refused")
+
+// NotRecordedError names the record and the blocking sink's failure.
+type NotRecordedError struct {
+	Event Type   // the record's type
+	ID    string // the record's ID
+	Err   *SinkError
+}
+
+func (e *NotRecordedError) Error() string {
+	return fmt.Sprintf("auditlog: %s record %s could not be recorded by a blocking sink, so the operation was refused (fix the audit sink's storage, or use a non-blocking delivery mode): %v",
+		e.Event, e.ID, e.Err)
+}
+
+// Is reports whether target is ErrNotRecorded or ErrSinkFailed.
+func (e *NotRecordedError) Is(target error) bool {
+	return target == ErrNotRecorded || target == ErrSinkFailed
+}
+
+// Unwrap returns the sink's error.
+func (e *NotRecordedError) Unwrap() error { return e.Err }
+
+func blocking(s Sink) bool {
+	bs, ok := s.(Blocking)
+	return ok && bs.Blocking()
 }
 
 // deliverAll delivers e to every sink, and a SINK_FAILURE for each sink that
-// fails to the others.
-func (b *Bus) deliverAll(ctx context.Context, sinks []Sink, e Event) {
+// fails to the others. It returns the failure of the first blocking sink
+// that failed, if any.
+func (b *Bus) deliverAll(ctx context.Context, sinks []Sink, e Event) error {
+	var blocked error
 	// The common case has no failure: keep the bookkeeping on the stack.
 	var failedBuf [2]failed
 	failedList := failedBuf[:0]
 	for i, s := range sinks {
 		if err := deliver(ctx, s, e); err != nil {
-			failedList = append(failedList, failed{idx: i, err: b.fail(s, e, err)})
+			f := failed{idx: i, err: b.fail(s, e, err)}
+			failedList = append(failedList, f)
+			if blocked == nil && blocking(s) {
+				blocked = &NotRecordedError{Event: e.Type, ID: e.ID, Err: f.err}
+			}
 		}
 	}
 	for _, f := range failedList {
@@ -266,6 +316,7 @@ func (b *Bus) deliverAll(ctx context.Context, sinks []Sink, e Event) {
 			}
 		}
 	}
+	return blocked
 }
 
 type failed struct {

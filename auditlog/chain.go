@@ -192,7 +192,7 @@ func (b *Bus) checkpoint(ctx context.Context, final bool) {
 	// that made this one due already did, and records sealed since count.
 	c.lastCP = e.Time
 	c.mu.Unlock()
-	b.deliverAll(ctx, sinks, e)
+	_ = b.deliverAll(ctx, sinks, e)
 }
 
 // CheckpointMessage is what a CHECKPOINT's Ed25519 signature signs: the

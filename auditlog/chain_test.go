@@ -322,3 +322,33 @@ func FuzzEventJSON(f *testing.F) {
 		}
 	})
 }
+
+// blockingSink fails every record and says it is blocking.
+type blockingSink struct{ failingSink }
+
+func (*blockingSink) Blocking() bool { return true }
+
+// TestEmitCheckedBlocking: EmitChecked returns the failure of a blocking
+// sink (the other sinks still get the record and a SINK_FAILURE), and
+// nothing for a failing sink that is not blocking.
+func TestEmitCheckedBlocking(t *testing.T) {
+	t.Parallel()
+	good := auditlog.NewMemorySink()
+	bus := auditlog.NewBus(auditlog.WithErrorHandler(func(error) {}))
+	bus.Register(good)
+	bus.Register(newFailingSink(errDiskFull))
+	if err := bus.EmitChecked(context.Background(), violation()); err != nil {
+		t.Fatalf("a failing sink that is not blocking: %v", err)
+	}
+	blk := &blockingSink{failingSink{err: errDiskFull}}
+	bus.Register(blk)
+	err := bus.EmitChecked(context.Background(), violation())
+	var nre *auditlog.NotRecordedError
+	if !errors.Is(err, auditlog.ErrNotRecorded) || !errors.Is(err, auditlog.ErrSinkFailed) || !errors.As(err, &nre) ||
+		!errors.Is(err, errDiskFull) || nre.Event != auditlog.EnforcementViolation {
+		t.Fatalf("a blocking sink failed: %v", err)
+	}
+	if n := len(good.Events(auditlog.EnforcementViolation)); n != 2 {
+		t.Fatalf("the good sink got %d of the 2 records", n)
+	}
+}

@@ -62,7 +62,8 @@ func (e *Enforcer) decide(ctx context.Context, span trace.Span, g *sqlguard.Guar
 		v := g.Check(st.query, "")
 		o := verdictOutcome(bypassed, &v, t.String())
 		o.bypass, o.reason = b, b.Reason
-		_ = e.record(ctx, span, &o)
+		// nil unless a blocking audit sink could not record the bypass
+		d.veto = e.record(ctx, span, &o)
 		return d
 	}
 	if found, err := e.refusedArgument(ctx, span, g, st.query); found {
@@ -286,7 +287,10 @@ func (e *Enforcer) evaluatePolicy(ctx context.Context, span trace.Span, t scope.
 		o := outcome{kind: allowed, op: v.Operation, table: op.Table, bound: t.String(), reason: pd.Reason,
 			write: action != scope.ActionRead}
 		if pd.Allowed {
-			_ = e.record(ctx, nil, &o)
+			// nil unless a blocking audit sink could not record the allow
+			if err := e.record(ctx, nil, &o); err != nil {
+				return err
+			}
 			continue
 		}
 		o.kind, o.policy = denied, &scope.PolicyError{Op: op, Reason: pd.Reason}

@@ -122,3 +122,29 @@ func TestPostureCheckUnreachable(t *testing.T) {
 		t.Fatalf("Posture of a plain bun.DB: %v, want ErrNotInstalled", err)
 	}
 }
+
+type blockingSink struct{}
+
+func (blockingSink) Emit(context.Context, auditlog.Event) error { return errors.New("spool full") }
+func (blockingSink) Blocking() bool                             { return true }
+
+// TestBypassRefusedWhenNotRecorded: in the blocking audit mode a bypassed
+// statement whose ENFORCEMENT_BYPASS cannot be recorded does not run.
+func TestBypassRefusedWhenNotRecorded(t *testing.T) {
+	td := openTestDB(t, "sqlite")
+	td.seed(t)
+	bus := auditlog.NewBus(auditlog.WithErrorHandler(func(error) {}))
+	bus.Register(blockingSink{})
+	db, err := openWith(t, td, bunhook.WithAuditBus(bus))
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := td.tenantsOf(t, "invoices")
+	_, err = db.NewDelete().Model((*Invoice)(nil)).Where("1 = 1").Exec(bypassCtx(t))
+	if !errors.Is(err, auditlog.ErrNotRecorded) {
+		t.Fatalf("a bypassed DELETE with the audit unavailable: %v, want ErrNotRecorded", err)
+	}
+	if after := td.tenantsOf(t, "invoices"); len(after) != len(before) {
+		t.Fatalf("invoices went from %d to %d rows", len(before), len(after))
+	}
+}

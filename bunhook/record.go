@@ -66,7 +66,12 @@ func (e *Enforcer) record(ctx context.Context, span trace.Span, o *outcome) erro
 	// (auditlog.Bus.Unheard); the rest only when a sink listens.
 	if o.kind != scoped && (o.kind != allowed || e.bus.Enabled()) {
 		if ev, ok := o.auditEvent(report, e.policyAllow); ok {
-			e.bus.Emit(ctx, ev)
+			// An operation that goes ahead (a bypass, a policy allow) is
+			// refused when a blocking sink could not record it.
+			if rerr := e.bus.EmitChecked(ctx, ev); rerr != nil && err == nil && (o.kind == bypassed || o.kind == allowed) {
+				err = rerr
+				report = false
+			}
 		}
 	}
 	if e.obs.Enabled() && o.kind != allowed {

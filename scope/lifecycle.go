@@ -166,7 +166,12 @@ func (b *Binder) enter(ctx context.Context, t Tenant, sw *switched) (context.Con
 			ev.Reason = sw.reason
 			ev.Attributes = []attribute.KeyValue{otelobs.AttrPreviousTenant.String(sw.prev), attribute.Bool("tenant.switched", true)}
 		}
-		b.bus.Emit(ctx, ev)
+		if err := b.bus.EmitChecked(ctx, ev); err != nil {
+			// A blocking audit sink could not record the binding: the unit
+			// of work does not start.
+			lc.Exit(err)
+			return ctx, Binding{}, err
+		}
 	}
 	return ctx, Binding{binder: b, ctx: ctx, tenant: t, lc: lc}, nil
 }

@@ -41,12 +41,13 @@ type DurableSink struct {
 	stats *ExportStats
 	batch int
 
-	onError func(error)
-	drain   chan struct{} // closed by Shutdown: ship what is left, then stop
-	abort   context.CancelFunc
-	done    chan struct{}
-	once    sync.Once
-	err     error // of Shutdown
+	onError  func(error)
+	blocking bool
+	drain    chan struct{} // closed by Shutdown: ship what is left, then stop
+	abort    context.CancelFunc
+	done     chan struct{}
+	once     sync.Once
+	err      error // of Shutdown
 }
 
 // NewDurableSink opens (or creates, mode 0700) the spool directory dir and
@@ -80,7 +81,11 @@ func NewDurableSink(ctx context.Context, dir string, opts ...Option) (*DurableSi
 	if onError == nil {
 		onError = otel.Handle
 	}
-	sp, err := auditspool.Open(dir, append([]auditspool.Option{auditspool.WithFullPolicy(auditspool.FullBlock),
+	policy := auditspool.FullBlock
+	if c.blocking {
+		policy = auditspool.FullDrop // fail the operation at once rather than hold it
+	}
+	sp, err := auditspool.Open(dir, append([]auditspool.Option{auditspool.WithFullPolicy(policy),
 		auditspool.WithOnCorrupt(func(ce auditspool.CorruptError) { onError(&ce) })}, c.spoolOpts...)...)
 	if err != nil {
 		_ = exp.Shutdown(ctx)
@@ -88,11 +93,23 @@ func NewDurableSink(ctx context.Context, dir string, opts ...Option) (*DurableSi
 	}
 	shipCtx, abort := context.WithCancel(context.Background())
 	d := &DurableSink{dir: dir, spool: sp, maker: newRecordMaker(res), exp: exp, stats: c.stats, batch: 512,
-		onError: onError, drain: make(chan struct{}), abort: abort, done: make(chan struct{})}
+		onError: onError, blocking: c.blocking, drain: make(chan struct{}), abort: abort, done: make(chan struct{})}
 	d.ship = newShipper(exp, c.stats, onError)
 	go d.run(shipCtx)
 	return d, nil
 }
+
+// WithBlocking makes a durable sink the "blocking" delivery mode: it
+// implements auditlog.Blocking, so an operation whose record it cannot make
+// durable (a full disk, a full spool) fails with an error matching
+// auditlog.ErrNotRecorded instead of going ahead unaudited: bunhook refuses
+// the bypassed statement, scope.Bind refuses the binding, and scopehttp
+// answers 503. A full spool fails at once (auditspool.FullDrop) unless
+// WithSpoolOptions says otherwise.
+func WithBlocking() Option { return optionFunc(func(c *config) { c.blocking = true }) }
+
+// Blocking reports whether the sink was made with [WithBlocking].
+func (d *DurableSink) Blocking() bool { return d.blocking }
 
 // WithSpoolOptions passes options to auditspool.Open for [NewDurableSink]
 // (segment size, total size, full policy, HMAC of the entries).

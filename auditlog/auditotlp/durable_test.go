@@ -241,3 +241,31 @@ func TestDurableEmitFailsWhenFull(t *testing.T) {
 	defer cancel()
 	_ = d.Shutdown(ctx)
 }
+
+// TestDurableBlocking: WithBlocking makes the sink blocking: once the spool
+// is full (the Collector down), EmitChecked fails with ErrNotRecorded at
+// once instead of waiting, so the audited operation is refused.
+func TestDurableBlocking(t *testing.T) {
+	t.Parallel()
+	d, err := NewDurableSink(context.Background(), filepath.Join(t.TempDir(), "spool"), WithExporter(&gateExporter{closed: true}),
+		WithResource(resource.Empty()), WithErrorHandler(func(error) {}), WithBlocking(),
+		WithSpoolOptions(auditspool.WithSegmentSize(4096), auditspool.WithMaxBytes(8192)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !d.Blocking() {
+		t.Fatal("WithBlocking: not blocking")
+	}
+	bus := auditlog.NewBus(auditlog.WithErrorHandler(func(error) {}))
+	bus.Register(d)
+	var refused error
+	for i := 0; i < 200 && refused == nil; i++ {
+		refused = bus.EmitChecked(context.Background(), auditlog.Event{Type: auditlog.EnforcementBypass, Tenant: "acme"})
+	}
+	if !errors.Is(refused, auditlog.ErrNotRecorded) || !errors.Is(refused, auditspool.ErrFull) {
+		t.Fatalf("a full spool in blocking mode: %v", refused)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Millisecond)
+	defer cancel()
+	_ = d.Shutdown(ctx)
+}

@@ -37,6 +37,7 @@ type config struct {
 	spoolOpts  []auditspool.Option
 	lossBus    *auditlog.Bus
 	lossOn     bool
+	blocking   bool
 	queueSize  int
 }
 

@@ -103,14 +103,23 @@ func FuzzRestrictsToSetting(f *testing.F) {
 }
 
 // FuzzLiteCollation: the CREATE TABLE reader never panics, and what it
-// returns is a collation name that the statement contains.
+// returns is the (unquoted, upper-cased) name that follows a COLLATE of the
+// statement.
 func FuzzLiteCollation(f *testing.F) {
 	f.Add(`CREATE TABLE t ("tenant_id" TEXT COLLATE NOCASE, id INT)`)
 	f.Add("CREATE TABLE t (tenant_id TEXT /* x */ COLLATE [rtrim] , `a``b` INT)")
+	f.Add("(tenAnt_id COLLATE`0``0`)")
 	f.Fuzz(func(t *testing.T, sql string) {
 		got := liteCollation(sql, "tenant_id")
-		if got != "" && !strings.Contains(strings.ToUpper(sql), got) {
-			t.Errorf("liteCollation(%q) = %q, which it does not contain", sql, got)
+		if got == "" {
+			return
 		}
+		toks := liteTokens(sql)
+		for j := 0; j+1 < len(toks); j++ {
+			if !toks[j].quoted && strings.EqualFold(toks[j].text, "COLLATE") && strings.ToUpper(toks[j+1].text) == got {
+				return
+			}
+		}
+		t.Errorf("liteCollation(%q) = %q, which follows no COLLATE of it", sql, got)
 	})
 }

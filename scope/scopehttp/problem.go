@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strconv"
 
+	"github.com/tenantshield/tenantshield-go/auditlog"
 	"github.com/tenantshield/tenantshield-go/otelobs"
 	"github.com/tenantshield/tenantshield-go/scope"
 )
@@ -14,11 +15,12 @@ import (
 // Problem type URIs, one per rejection case. They are a stable contract:
 // clients may switch on them.
 const (
-	ProblemMissingTenant   = "https://tenantshield.dev/problems/missing-tenant"
-	ProblemInvalidTenant   = "https://tenantshield.dev/problems/invalid-tenant"
-	ProblemInvalidToken    = "https://tenantshield.dev/problems/invalid-token"
-	ProblemTenantConflict  = "https://tenantshield.dev/problems/tenant-conflict"
-	ProblemTenantForbidden = "https://tenantshield.dev/problems/tenant-forbidden"
+	ProblemMissingTenant    = "https://tenantshield.dev/problems/missing-tenant"
+	ProblemInvalidTenant    = "https://tenantshield.dev/problems/invalid-tenant"
+	ProblemInvalidToken     = "https://tenantshield.dev/problems/invalid-token"
+	ProblemTenantConflict   = "https://tenantshield.dev/problems/tenant-conflict"
+	ProblemTenantForbidden  = "https://tenantshield.dev/problems/tenant-forbidden"
+	ProblemAuditUnavailable = "https://tenantshield.dev/problems/audit-unavailable"
 )
 
 // ProblemContentType is the media type of the default rejection body.
@@ -111,6 +113,11 @@ func rejection(err error) *Rejection {
 		rej.Attempted = sc.Requested
 		p.Type, p.Title, p.Status = ProblemTenantConflict, "Conflicting tenants", http.StatusBadRequest
 		p.Detail = "a different tenant is already bound for this request"
+	case errors.Is(err, auditlog.ErrNotRecorded):
+		// The blocking audit mode could not record the binding: the
+		// request is refused, and may be retried.
+		p.Type, p.Title, p.Status = ProblemAuditUnavailable, "Audit unavailable", http.StatusServiceUnavailable
+		p.Detail = "the request could not be audited, so it was not processed; retry later"
 	case errors.Is(err, ErrInvalidToken):
 		p.Type, p.Title, p.Status = ProblemInvalidToken, "Invalid token", http.StatusUnauthorized
 		p.Detail = "the bearer token is invalid"

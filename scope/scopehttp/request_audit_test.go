@@ -2,6 +2,7 @@ package scopehttp_test
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"testing"
@@ -87,3 +88,28 @@ func TestAuditRecordsNameTheRequest(t *testing.T) {
 }
 
 func auditlogKey(k string) attribute.Key { return attribute.Key(k) }
+
+type blockingSink struct{}
+
+func (blockingSink) Emit(context.Context, auditlog.Event) error { return errors.New("spool full") }
+func (blockingSink) Blocking() bool                             { return true }
+
+// TestAuditUnavailableIs503: in the blocking audit mode a request whose
+// binding cannot be recorded is answered 503 with a problem that says to
+// retry, and the handler never runs.
+func TestAuditUnavailableIs503(t *testing.T) {
+	t.Parallel()
+	bus := auditlog.NewBus(auditlog.WithErrorHandler(func(error) {}))
+	bus.Register(blockingSink{})
+	mw := scopehttp.New(mustHeader(t, scopehttp.HeaderConfig{}), scopehttp.WithBinder(scope.NewBinder(scope.WithAuditBus(bus))))
+	ran := false
+	h := mw.Wrap(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { ran = true }))
+	r := httptest.NewRequest(http.MethodGet, "/orders", nil)
+	r.Header.Set("X-Tenant-ID", "acme")
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, r)
+	p := decodeProblem(t, rec)
+	if ran || rec.Code != http.StatusServiceUnavailable || p.Type != scopehttp.ProblemAuditUnavailable {
+		t.Fatalf("ran %v, status %d, problem %+v", ran, rec.Code, p)
+	}
+}
