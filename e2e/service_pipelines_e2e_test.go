@@ -232,8 +232,9 @@ func collectorOutage(t *testing.T, proto string) {
 	}
 	num := func(s string) int { v, _ := strconv.Atoi(s); return v }
 	emitted, exported, failed, lost := num(m[1]), num(m[2]), num(m[3]), num(m[4])
-	// 1 bypass (migration) + BOUND/RELEASED per request.
-	if want := 1 + 2*2*n; emitted != want {
+	// 1 bypass (migration) + BOUND/RELEASED per request + the stream's
+	// final CHECKPOINT at shutdown.
+	if want := 1 + 2*2*n + 1; emitted != want {
 		t.Errorf("emitted = %d, want %d", emitted, want)
 	}
 
@@ -296,7 +297,7 @@ func TestServiceCollectorNeverUp(t *testing.T) {
 	}
 	num := func(s string) int { v, _ := strconv.Atoi(s); return v }
 	emitted, exported, failed, lost := num(m[1]), num(m[2]), num(m[3]), num(m[4])
-	if want := 1 + 2*n; emitted != want || exported != 0 || lost != emitted {
+	if want := 1 + 2*n + 1; emitted != want || exported != 0 || lost != emitted { // + the final CHECKPOINT
 		t.Errorf("emitted %d exported %d failed %d lost %d; want %d emitted, all lost", emitted, exported, failed, lost, want)
 	}
 	if failed == 0 || !strings.Contains(out, "audit record(s) dropped: export failed") {

@@ -1,0 +1,151 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tenantshield/tenantshield-go/auditlog/auditverify"
+)
+
+// TestDurableAuditSurvivesOutageAndKill runs the example service in the
+// durable audit mode through two faults, over each OTLP protocol: the
+// Collector is unreachable from the start, and the service is killed with
+// SIGKILL while its records sit in the spool. A second process on the same
+// spool, with the Collector up, ships them, then its own, and stops
+// gracefully. The Collector's audit file must then hold both streams
+// without a gap (duplicates allowed: delivery is at least once), verified
+// by auditverify, the second one ending with its final checkpoint.
+func TestDurableAuditSurvivesOutageAndKill(t *testing.T) {
+	st := getStack(t)
+	for _, proto := range []string{"http/protobuf", "grpc"} {
+		t.Run(proto, func(t *testing.T) {
+			name := "tenantshield-e2e-durable-" + strings.ReplaceAll(proto, "/", "-") + "-" + nonce(t)
+			endpoint := st.otlpHTTPBase
+			if proto == "grpc" {
+				endpoint = "http://" + st.otlpGRPC
+			}
+			env := []string{"OTEL_EXPORTER_OTLP_PROTOCOL=" + proto}
+			spool := filepath.Join(t.TempDir(), "spool")
+			dead := "http://" + freeAddr(t) // nothing listens there: the Collector is down
+
+			s1 := startServiceEnv(t, name, dead, env, "-audit", "otlp", "-audit-spool", spool)
+			for i := range 20 {
+				createInvoice(t, s1, "acme", fmt.Sprintf("D1-%d", i))
+			}
+			if err := s1.cmd.Process.Kill(); err != nil { // SIGKILL: no shutdown, no flush
+				t.Fatal(err)
+			}
+			<-s1.done
+			segs, _ := filepath.Glob(filepath.Join(spool, "*.seg"))
+			if len(segs) == 0 {
+				t.Fatal("the killed service left no spool segment")
+			}
+
+			s2 := startServiceEnv(t, name, endpoint, env, "-audit", "otlp", "-audit-spool", spool)
+			for i := range 10 {
+				createInvoice(t, s2, "globex", fmt.Sprintf("D2-%d", i))
+			}
+			s2.stop(t)
+
+			// Each process: 1 bypass (the migration) and a bound and a
+			// released record per request; the second also its final
+			// checkpoint.
+			const want = (1 + 2*20) + (1 + 2*10 + 1)
+			lines := waitServiceLines(t, st.auditFile, name, want)
+			rep, err := auditverify.Verify(auditverify.Options{AllowOpen: true},
+				auditverify.Input{Name: st.auditFile, R: bytes.NewReader(lines)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var text bytes.Buffer
+			_ = rep.WriteText(&text)
+			if !rep.Intact || len(rep.Streams) != 2 {
+				t.Fatalf("the service's audit records in the Collector's file:\n%s", text.String())
+			}
+			finals := 0
+			for _, s := range rep.Streams {
+				if len(s.Gaps) != 0 || s.FirstSeq != 1 || uint64(s.Records) != s.LastSeq {
+					t.Fatalf("stream %s is not whole:\n%s", s.Stream, text.String())
+				}
+				if s.FinalCheckpoint {
+					finals++
+				}
+			}
+			if finals != 1 {
+				t.Fatalf("want the second process's final checkpoint and none for the killed one:\n%s", text.String())
+			}
+			t.Logf("%s", text.String())
+		})
+	}
+}
+
+// waitServiceLines returns the OTLP/JSON lines of the Collector's file whose
+// resource is service name, once they hold at least n audit records.
+func waitServiceLines(t *testing.T, path, name string, n int) []byte {
+	t.Helper()
+	deadline := time.Now().Add(deliveryTimeout)
+	for {
+		lines, count := serviceLines(t, path, name)
+		if count >= n {
+			return lines
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: %d of the %d audit records of %s after %s", path, count, n, name, deliveryTimeout)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+func serviceLines(t *testing.T, path, name string) ([]byte, int) {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var out bytes.Buffer
+	count := 0
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 1<<20), 64<<20)
+	for sc.Scan() {
+		var req struct {
+			ResourceLogs []struct {
+				Resource struct {
+					Attributes []otlpKV `json:"attributes"`
+				} `json:"resource"`
+				ScopeLogs []struct {
+					LogRecords []json.RawMessage `json:"logRecords"`
+				} `json:"scopeLogs"`
+			} `json:"resourceLogs"`
+		}
+		if json.Unmarshal(sc.Bytes(), &req) != nil {
+			continue
+		}
+		mine := false
+		for _, rl := range req.ResourceLogs {
+			if kvs(rl.Resource.Attributes)["service.name"] == name {
+				mine = true
+				for _, sl := range rl.ScopeLogs {
+					count += len(sl.LogRecords)
+				}
+			}
+		}
+		if mine {
+			out.Write(sc.Bytes())
+			out.WriteByte('\n')
+		}
+	}
+	if err := sc.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return out.Bytes(), count
+}
