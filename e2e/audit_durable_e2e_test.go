@@ -44,7 +44,9 @@ func TestDurableAuditSurvivesOutageAndKill(t *testing.T) {
 			if err := s1.cmd.Process.Kill(); err != nil { // SIGKILL: no shutdown, no flush
 				t.Fatal(err)
 			}
-			<-s1.done
+			if err := <-s1.done; err == nil {
+				t.Fatal("the killed service exited cleanly")
+			}
 			segs, _ := filepath.Glob(filepath.Join(spool, "*.seg"))
 			if len(segs) == 0 {
 				t.Fatal("the killed service left no spool segment")
