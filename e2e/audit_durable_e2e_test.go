@@ -7,8 +7,11 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -150,4 +153,73 @@ func serviceLines(t *testing.T, path, name string) ([]byte, int) {
 		t.Fatal(err)
 	}
 	return out.Bytes(), count
+}
+
+// TestDurableCollectorOutage is TestServiceCollectorOutage in the durable
+// mode, with the Collector also SIGKILLed mid-run: down from the start for
+// 200 requests, up for 100, killed with SIGKILL for 100, up again for 100.
+// Nothing is lost: the service's stream reaches the Collector's file
+// without a gap (a record resent after the kill is a duplicate, which the
+// verifier ignores). It logs the request latency of each phase, to set
+// against the batch mode's (TestServiceCollectorOutage).
+func TestDurableCollectorOutage(t *testing.T) {
+	getStack(t)
+	for _, proto := range []string{"http/protobuf", "grpc"} {
+		t.Run(strings.ReplaceAll(proto, "/", "-"), func(t *testing.T) {
+			id := nonce(t)
+			name := "tenantshield-e2e-durable-outage-" + id
+			col := newCollector(t)
+			env := []string{"OTEL_EXPORTER_OTLP_PROTOCOL=" + proto}
+			endpoint := "http://" + col.httpAddr
+			if proto == "grpc" {
+				endpoint = "http://" + col.grpcAddr
+			}
+			svc := startServiceEnv(t, name, endpoint, env, "-audit", "otlp", "-audit-spool", filepath.Join(t.TempDir(), "spool"))
+			requests := 0
+			phase := func(n int, pace time.Duration) []time.Duration {
+				var lat []time.Duration
+				for i := 0; i < n; i++ {
+					time.Sleep(pace)
+					r := svc.expect(t, http.StatusCreated, "POST", "/invoices", "acme-"+id, `{"number":"n`+strconv.Itoa(requests)+`","amount":1}`)
+					requests++
+					lat = append(lat, r.elapsed)
+				}
+				return lat
+			}
+			p := func(ds []time.Duration) string {
+				return fmt.Sprintf("p50 %v p99 %v max %v", percentile(ds, 0.50), percentile(ds, 0.99), slices.Max(ds))
+			}
+			down := phase(200, 5*time.Millisecond)
+			col.start(t)
+			up := phase(100, 0)
+			if err := col.cmd.Process.Kill(); err != nil { // SIGKILL mid-run
+				t.Fatal(err)
+			}
+			if err := <-col.done; err == nil {
+				t.Fatal("the SIGKILLed Collector exited cleanly")
+			}
+			killed := phase(100, 5*time.Millisecond)
+			col.start(t)
+			again := phase(100, 0)
+			svc.stop(t)
+			t.Logf("durable audit over %s, request latency: Collector down %s; up %s; SIGKILLed %s; up again %s",
+				proto, p(down), p(up), p(killed), p(again))
+
+			// The migration's bypass, bound and released per request; a
+			// checkpoint after every 1000 of them, and the final one.
+			events := 1 + 2*requests
+			want := events + events/1000 + 1
+			lines := waitServiceLines(t, col.auditFile, name, want)
+			rep, err := auditverify.Verify(auditverify.Options{}, auditverify.Input{Name: col.auditFile, R: bytes.NewReader(lines)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var text bytes.Buffer
+			_ = rep.WriteText(&text)
+			if !rep.Intact || len(rep.Streams) != 1 || rep.Streams[0].Records != want || !rep.Streams[0].FinalCheckpoint {
+				t.Fatalf("want one intact stream of %d records ending with its final checkpoint:\n%s", want, text.String())
+			}
+			t.Logf("%s", text.String())
+		})
+	}
 }
