@@ -3,6 +3,7 @@
 package e2e
 
 import (
+	"bytes"
 	"fmt"
 	"net/http"
 	"os"
@@ -17,6 +18,7 @@ import (
 	"time"
 
 	"github.com/tenantshield/tenantshield-go/auditlog"
+	"github.com/tenantshield/tenantshield-go/auditlog/auditverify"
 )
 
 // The example service with one telemetry pipeline off, and with its
@@ -232,16 +234,23 @@ func collectorOutage(t *testing.T, proto string) {
 	}
 	num := func(s string) int { v, _ := strconv.Atoi(s); return v }
 	emitted, exported, failed, lost := num(m[1]), num(m[2]), num(m[3]), num(m[4])
-	// 1 bypass (migration) + BOUND/RELEASED per request + the stream's
-	// final CHECKPOINT at shutdown.
-	if want := 1 + 2*2*n + 1; emitted != want {
-		t.Errorf("emitted = %d, want %d", emitted, want)
-	}
-
 	all, err := readRecords(col.auditFile, serviceRecords(name))
 	if err != nil {
 		t.Fatal(err)
 	}
+	// 1 bypass (migration) + BOUND/RELEASED per request + the stream's
+	// final CHECKPOINT at shutdown + the loss records (SINK_FAILURE) that
+	// name what the outage lost.
+	lossRecords := 0
+	for _, r := range all.records {
+		if r.EventName == string(auditlog.SinkFailure) && r.attr("audit.loss.first_sequence") != "" {
+			lossRecords++
+		}
+	}
+	if want := 1 + 2*2*n + 1 + lossRecords; emitted != want {
+		t.Errorf("emitted = %d, want %d", emitted, want)
+	}
+	gapsNamed(t, col.auditFile, name, all.records)
 	ids := map[string]bool{}
 	for _, r := range all.records {
 		ids[r.attr("audit.event.id")] = true
@@ -306,4 +315,53 @@ func TestServiceCollectorNeverUp(t *testing.T) {
 	if !strings.Contains(out, "ERROR audit export") {
 		t.Errorf("the lost records are not logged as an error")
 	}
+}
+
+// gapsNamed verifies the service's records in the Collector's file: every
+// gap the verifier finds in its stream must be named by a loss record
+// (SINK_FAILURE with audit.loss.first_sequence..last_sequence).
+func gapsNamed(t *testing.T, file, name string, records []logRecord) {
+	t.Helper()
+	lines, _ := serviceLines(t, file, name)
+	rep, err := auditverify.Verify(auditverify.Options{}, auditverify.Input{Name: file, R: bytes.NewReader(lines)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var text bytes.Buffer
+	_ = rep.WriteText(&text)
+	if len(rep.Streams) != 1 {
+		t.Fatalf("want one stream:\n%s", text.String())
+	}
+	type span struct{ first, last int }
+	var named []span
+	for _, r := range records {
+		if f := r.attr("audit.loss.first_sequence"); f != "" {
+			first, _ := strconv.Atoi(f)
+			last, _ := strconv.Atoi(r.attr("audit.loss.last_sequence"))
+			named = append(named, span{first, last})
+		}
+	}
+	for _, g := range rep.Streams[0].Gaps {
+		a, b, _ := strings.Cut(g, "-")
+		first, _ := strconv.Atoi(a)
+		last := first
+		if b != "" {
+			last, _ = strconv.Atoi(b)
+		}
+		for s := first; s <= last; s++ {
+			ok := false
+			for _, n := range named {
+				ok = ok || (s >= n.first && s <= n.last)
+			}
+			if !ok {
+				t.Fatalf("sequence %d is missing and no loss record names it (loss records %v):\n%s", s, named, text.String())
+			}
+		}
+	}
+	for _, f := range rep.Streams[0].Findings {
+		if f.Failure && f.Kind != auditverify.KindGap {
+			t.Fatalf("the stream has a failure other than gaps:\n%s", text.String())
+		}
+	}
+	t.Logf("the verifier on the Collector's file (%d loss records):\n%s", len(named), text.String())
 }

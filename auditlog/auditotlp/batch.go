@@ -50,6 +50,7 @@ type lossProcessor struct {
 	interval time.Duration
 	timeout  time.Duration
 
+	flushMu sync.Mutex // one flush at a time: a failed export's losses are noted before the next export succeeds
 	mu      sync.Mutex
 	queue   []sdklog.Record
 	lost    []lossRun // runs lost since the last loss records
@@ -70,8 +71,22 @@ func newLossProcessor(exp sdklog.Exporter, stats *ExportStats, onError func(erro
 	p := &lossProcessor{exp: exp, stats: stats, onError: onError, lossBus: lossBus, size: size, batch: 512,
 		interval: time.Second, timeout: 30 * time.Second,
 		wake: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{})}
-	go p.run()
 	return p
+}
+
+// configure overrides the export interval, the export timeout and the batch
+// size (the OTEL_BLRP_* environment) where given, and starts the worker.
+func (p *lossProcessor) configure(interval, timeout time.Duration, batch int) {
+	if interval > 0 {
+		p.interval = interval
+	}
+	if timeout > 0 {
+		p.timeout = timeout
+	}
+	if batch > 0 {
+		p.batch = batch
+	}
+	go p.run()
 }
 
 // OnEmit queues a copy of r, dropping the oldest queued record when full.
@@ -149,6 +164,8 @@ func (p *lossProcessor) run() {
 // flush exports the queue in batches (all of it when all is set, else
 // while a full batch is queued or once per tick).
 func (p *lossProcessor) flush(ctx context.Context, all bool) {
+	p.flushMu.Lock()
+	defer p.flushMu.Unlock()
 	for {
 		p.mu.Lock()
 		n := min(len(p.queue), p.batch)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"strconv"
+	"time"
 	"strings"
 
 	"go.opentelemetry.io/otel"
@@ -132,7 +133,9 @@ func NewLoggerProvider(ctx context.Context, opts ...Option) (*sdklog.LoggerProvi
 		proc = sdklog.NewSimpleProcessor(exp)
 	case c.lossOn:
 		// Counts its own exports and failures: the exporter is not wrapped.
-		proc = newLossProcessor(c.exporterOrRaw(exp), c.stats, c.handler(), c.lossBus, c.queueLen())
+		lp := newLossProcessor(c.exporterOrRaw(exp), c.stats, c.handler(), c.lossBus, c.queueLen())
+		lp.configure(c.envMillis("OTEL_BLRP_SCHEDULE_DELAY"), c.envMillis("OTEL_BLRP_EXPORT_TIMEOUT"), c.envInt("OTEL_BLRP_MAX_EXPORT_BATCH_SIZE"))
+		proc = lp
 	default:
 		proc = sdklog.NewBatchProcessor(exp, c.batchOpts...)
 	}
@@ -219,4 +222,17 @@ func (c *config) queueLen() int {
 		return n
 	}
 	return 2048
+}
+
+// envMillis reads a duration in milliseconds from the environment (0 when
+// unset or invalid).
+func (c *config) envMillis(name string) time.Duration {
+	return time.Duration(c.envInt(name)) * time.Millisecond
+}
+
+func (c *config) envInt(name string) int {
+	if n, err := strconv.Atoi(c.getenv(name)); err == nil && n > 0 {
+		return n
+	}
+	return 0
 }

@@ -154,7 +154,10 @@ func setupTelemetry(ctx context.Context, cfg config, out io.Writer) (*telemetry,
 			tel.lp, tel.sink, tel.durable = d, d, true
 			break
 		}
-		lp, err := auditotlp.NewLoggerProvider(ctx, auditotlp.WithResource(res), auditotlp.WithStats(tel.stats))
+		// Batch: never waits for the Collector; what it loses is counted as
+		// it happens and, once exports succeed again, named in the trail.
+		lp, err := auditotlp.NewLoggerProvider(ctx, auditotlp.WithResource(res), auditotlp.WithStats(tel.stats),
+			auditotlp.WithLossReports(auditlog.Default()))
 		if err != nil {
 			return nil, fmt.Errorf("audit exporter: %w", err)
 		}
@@ -175,6 +178,12 @@ func setupTelemetry(ctx context.Context, cfg config, out io.Writer) (*telemetry,
 // shutdown flushes both pipelines; it reports what could not be delivered.
 func (t *telemetry) shutdown(ctx context.Context) error {
 	var errs []error
+	if f, ok := t.lp.(interface{ ForceFlush(context.Context) error }); ok {
+		// Export what is queued while the sink is still registered, so
+		// that the loss records of a pipeline that recovers join the
+		// stream before its final checkpoint.
+		errs = append(errs, f.ForceFlush(ctx))
+	}
 	if t.sink != nil {
 		// The stream's final CHECKPOINT: a verifier can tell this clean end
 		// from a lost tail.
