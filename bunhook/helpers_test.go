@@ -296,8 +296,19 @@ func (td *testDB) blockedOnce(t *testing.T, want error, op string, run func() er
 // observer and models and the extra options.
 func reopen(t testing.TB, td *testDB, extra ...bunhook.Option) *bun.DB {
 	t.Helper()
-	opts := append([]bunhook.Option{bunhook.WithAuditBus(td.bus), bunhook.WithObserver(td.obs),
-		bunhook.WithModels(allModels...), bunhook.WithSharedModels(sharedModels...)}, extra...)
+	db, err := openKind(t, td, append([]bunhook.Option{bunhook.WithAuditBus(td.bus), bunhook.WithObserver(td.obs)}, extra...)...)
+	if err != nil {
+		t.Fatalf("reopen %s: %v", td.kind, err)
+	}
+	return db
+}
+
+// openKind opens td's database again with td's models and opts, and
+// returns what Open returned (the DB is closed at cleanup when there is
+// one).
+func openKind(t testing.TB, td *testDB, opts ...bunhook.Option) (*bun.DB, error) {
+	t.Helper()
+	opts = append([]bunhook.Option{bunhook.WithModels(allModels...), bunhook.WithSharedModels(sharedModels...)}, opts...)
 	var db *bun.DB
 	var err error
 	switch td.kind {
@@ -310,11 +321,10 @@ func reopen(t testing.TB, td *testDB, extra ...bunhook.Option) *bun.DB {
 	default:
 		db, err = mysqldb.Open(td.dsn, td.collationOption(opts)...)
 	}
-	if err != nil {
-		t.Fatalf("reopen %s: %v", td.kind, err)
+	if db != nil {
+		t.Cleanup(func() { _ = db.Close() })
 	}
-	t.Cleanup(func() { _ = db.Close() })
-	return db
+	return db, err
 }
 
 // eachDB runs fn on every database kind, in parallel subtests.
@@ -409,7 +419,13 @@ func (td *testDB) seed(t testing.TB) map[string][]int64 {
 // the raw handle.
 func (td *testDB) tenantsOf(t testing.TB, table string) map[int64]string {
 	t.Helper()
-	rows, err := td.raw.QueryContext(context.Background(), "SELECT id, tenant_id FROM "+table)
+	return tenantsIn(t, td.raw, table)
+}
+
+// tenantsIn returns the tenant of every row of table, by id, read through q.
+func tenantsIn(t testing.TB, q bun.IDB, table string) map[int64]string {
+	t.Helper()
+	rows, err := q.QueryContext(context.Background(), "SELECT id, tenant_id FROM "+table)
 	if err != nil {
 		t.Fatalf("raw read %s: %v", table, err)
 	}

@@ -61,15 +61,7 @@ func (e *Enforcer) postureInputs() (posture.Dialect, []posture.Table, []posture.
 	}
 	shared := slices.Clone(e.sharedNames)
 	e.mu.Unlock()
-	slices.SortFunc(tables, func(a, b posture.Table) int {
-		if a.Name < b.Name {
-			return -1
-		}
-		if a.Name > b.Name {
-			return 1
-		}
-		return 0
-	})
+	slices.SortFunc(tables, func(a, b posture.Table) int { return strings.Compare(a.Name, b.Name) })
 	coll := posture.CollationExactDeclared
 	if e.folding {
 		coll = posture.CollationFoldingDeclared

@@ -11,10 +11,8 @@ import (
 
 	"github.com/tenantshield/tenantshield-go/auditlog"
 	"github.com/tenantshield/tenantshield-go/bunhook"
-	"github.com/tenantshield/tenantshield-go/bunhook/mysqldb"
 	"github.com/tenantshield/tenantshield-go/bunhook/pgdb"
 	"github.com/tenantshield/tenantshield-go/bunhook/posture"
-	"github.com/tenantshield/tenantshield-go/bunhook/sqlitedb"
 )
 
 // TestOpenWithPostureCheck: Open fails when a finding reaches FailAt (with
@@ -52,14 +50,14 @@ func TestOpenWithPostureCheck(t *testing.T) {
 			t.Fatalf("bun's default keys are not reported:\n%s", reportText(r))
 		}
 
-		_, err = openWith(t, td, bunhook.WithPostureCheck(bunhook.PostureCheck{FailAt: worst}))
+		_, err = openKind(t, td, bunhook.WithPostureCheck(bunhook.PostureCheck{FailAt: worst}))
 		var ue *posture.UnsafeError
 		if !errors.Is(err, posture.ErrUnsafe) || !errors.As(err, &ue) || len(ue.Findings) == 0 || !strings.Contains(err.Error(), string(ue.Findings[0].Kind)) {
 			t.Fatalf("FailAt %s: want an *UnsafeError naming the findings, got %v", worst, err)
 		}
 
 		var warned *posture.Report
-		db, err := openWith(t, td, bunhook.WithPostureCheck(bunhook.PostureCheck{FailAt: worst + 1, Warn: func(r *posture.Report) { warned = r }}))
+		db, err := openKind(t, td, bunhook.WithPostureCheck(bunhook.PostureCheck{FailAt: worst + 1, Warn: func(r *posture.Report) { warned = r }}))
 		if err != nil {
 			t.Fatalf("FailAt above the worst finding: %v", err)
 		}
@@ -83,29 +81,6 @@ func reportText(r *posture.Report) string {
 	var b strings.Builder
 	_ = r.WriteText(&b)
 	return b.String()
-}
-
-// openWith opens td's database again with extra options and returns what
-// Open returned (the DB is closed at cleanup when there is one).
-func openWith(t *testing.T, td *testDB, extra ...bunhook.Option) (*bun.DB, error) {
-	t.Helper()
-	opts := append([]bunhook.Option{bunhook.WithModels(allModels...), bunhook.WithSharedModels(sharedModels...)}, extra...)
-	var db *bun.DB
-	var err error
-	switch td.kind {
-	case "sqlite":
-		db, err = sqlitedb.Open(td.dsn, opts...)
-	case "pg":
-		db, err = pgdb.Open(td.dsn, opts...)
-	case "pgx":
-		db, err = pgdb.OpenPgx(td.dsn, opts...)
-	default:
-		db, err = mysqldb.Open(td.dsn, td.collationOption(opts)...)
-	}
-	if db != nil {
-		t.Cleanup(func() { _ = db.Close() })
-	}
-	return db, err
 }
 
 // TestPostureCheckUnreachable: a check that cannot run makes Open fail
@@ -135,7 +110,7 @@ func TestBypassRefusedWhenNotRecorded(t *testing.T) {
 	td.seed(t)
 	bus := auditlog.NewBus(auditlog.WithErrorHandler(func(error) {}))
 	bus.Register(blockingSink{})
-	db, err := openWith(t, td, bunhook.WithAuditBus(bus))
+	db, err := openKind(t, td, bunhook.WithAuditBus(bus))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -551,24 +551,7 @@ func TestSchemaAttackCascade(t *testing.T) {
 // raw handle.
 func (e *attackEnv) tenants(t testing.TB, table string) map[int64]string {
 	t.Helper()
-	rows, err := e.raw.QueryContext(context.Background(), "SELECT id, tenant_id FROM "+table)
-	if err != nil {
-		t.Fatalf("raw read %s: %v", table, err)
-	}
-	defer rows.Close()
-	out := map[int64]string{}
-	for rows.Next() {
-		var id int64
-		var tenant string
-		if err := rows.Scan(&id, &tenant); err != nil {
-			t.Fatal(err)
-		}
-		out[id] = tenant
-	}
-	if err := rows.Err(); err != nil {
-		t.Fatal(err)
-	}
-	return out
+	return tenantsIn(t, e.raw, table)
 }
 
 // TestSchemaAttackSafeDDL: the safe shape works for the application: on

@@ -42,7 +42,7 @@ func TestTrustForeignKeys(t *testing.T) {
 			td.rawExec(t, "ALTER TABLE invoices ADD CONSTRAINT invoices_tenant_key UNIQUE (tenant_id, id)",
 				"ALTER TABLE items ADD CONSTRAINT items_invoice_fk FOREIGN KEY (tenant_id, invoice_id) REFERENCES invoices (tenant_id, id)")
 		}
-		db, err := openWith(t, td, bunhook.WithAuditBus(td.bus), bunhook.WithPostureCheck(bunhook.PostureCheck{
+		db, err := openKind(t, td, bunhook.WithAuditBus(td.bus), bunhook.WithPostureCheck(bunhook.PostureCheck{
 			FailAt: posture.Critical + 1, Warn: func(*posture.Report) {}, TrustForeignKeys: true}))
 		if err != nil {
 			t.Fatal(err)
