@@ -267,6 +267,17 @@ func (e *NotRecordedError) Is(target error) bool {
 // Unwrap returns the sink's error.
 func (e *NotRecordedError) Unwrap() error { return e.Err }
 
+// Skipper is implemented by sinks that keep their own account of the
+// sequence numbers they did not record (auditotlp's durable sink names them
+// in loss records once it records again). The SINK_FAILURE event about a
+// sink's own failure is not delivered to that sink (a failing sink would
+// fail it too, and a failure about a failure is not re-reported); the bus
+// passes it to Skipped instead, stamped, so that the sink learns its
+// sequence number. Skipped must not block or call back into the bus.
+type Skipper interface {
+	Skipped(e Event)
+}
+
 func blocking(s Sink) bool {
 	bs, ok := s.(Blocking)
 	return ok && bs.Blocking()
@@ -307,6 +318,9 @@ func (b *Bus) deliverAll(ctx context.Context, sinks []Sink, e Event) error {
 		b.stamp(ctx, &fe)
 		for i, s := range sinks {
 			if i == f.idx {
+				if sk, ok := s.(Skipper); ok {
+					sk.Skipped(fe)
+				}
 				continue
 			}
 			if err := deliver(ctx, s, fe); err != nil {

@@ -612,3 +612,34 @@ func TestUnheardCountsAlertsWithoutSink(t *testing.T) {
 		t.Fatalf("with a sink: Unheard = %d, events = %d", b.Unheard(), len(m.Events()))
 	}
 }
+
+// skippingSink fails every event and keeps what Skipped tells it.
+type skippingSink struct {
+	failingSink
+	skipped []auditlog.Event
+}
+
+func (s *skippingSink) Skipped(e auditlog.Event) { s.skipped = append(s.skipped, e) }
+
+// TestSkipperLearnsTheSinkFailuresSequence: the SINK_FAILURE about a sink's
+// own failure is not delivered to it, but a Skipper is told its stamped
+// sequence number, so that its account of what it did not record is
+// complete (the other sink has every number).
+func TestSkipperLearnsTheSinkFailuresSequence(t *testing.T) {
+	bus := auditlog.NewBus(auditlog.WithErrorHandler(func(error) {}))
+	s := &skippingSink{failingSink: failingSink{err: errDiskFull}}
+	mem := auditlog.NewMemorySink()
+	bus.Register(s)
+	bus.Register(mem)
+	bus.Emit(context.Background(), auditlog.Event{Type: auditlog.EnforcementViolation, Tenant: "acme"})
+	got := mem.Events()
+	if len(got) != 2 || got[1].Type != auditlog.SinkFailure {
+		t.Fatalf("the memory sink got %v", got)
+	}
+	if len(s.skipped) != 1 || s.skipped[0].Seq != got[1].Seq || s.skipped[0].Stream != got[1].Stream || s.skipped[0].Seq == 0 {
+		t.Fatalf("Skipped got %+v, want the SINK_FAILURE seq %d", s.skipped, got[1].Seq)
+	}
+	if n := len(s.types()); n != 1 {
+		t.Fatalf("the failing sink was offered %d events, want 1 (no SINK_FAILURE about itself)", n)
+	}
+}

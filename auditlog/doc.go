@@ -44,7 +44,8 @@
 // A sink that returns an error or panics never breaks the caller. Every other
 // sink receives one SINK_FAILURE event naming the failing sink, the original
 // event type and the error; a failure while delivering SINK_FAILURE is not
-// re-reported to sinks (no recursion). Every failure is also passed to the
+// re-reported to sinks (no recursion). The failing sink itself is told the
+// SINK_FAILURE's sequence number when it implements [Skipper]. Every failure is also passed to the
 // bus's error handler (default: otel.Handle) and counted ([Bus.Failures]), so a
 // single failing sink never fails silently.
 //

@@ -3,7 +3,6 @@ package auditotlp
 import (
 	"context"
 	"fmt"
-	"strconv"
 	"sync"
 	"time"
 
@@ -59,12 +58,6 @@ type lossProcessor struct {
 	stop    chan struct{}
 	done    chan struct{}
 	once    sync.Once
-}
-
-type lossRun struct {
-	stream      string
-	first, last int64
-	cause       string
 }
 
 func newLossProcessor(exp sdklog.Exporter, stats *ExportStats, onError func(error), lossBus *auditlog.Bus, size int) *lossProcessor {
@@ -209,22 +202,8 @@ func (p *lossProcessor) export(ctx context.Context, recs []sdklog.Record) {
 	p.mu.Unlock()
 	// The pipeline works again: the trail names what it lost.
 	for _, l := range lost {
-		if p.lossBus == nil {
-			break
-		}
-		p.lossBus.Emit(ctx, auditlog.Event{Type: auditlog.SinkFailure, Outcome: auditlog.OutcomeFailure,
-			Reason: fmt.Sprintf("%d audit record(s) of stream %s, sequence %s, were lost before the Collector took them: %s",
-				l.last-l.first+1, l.stream, seqRange(l.first, l.last), l.cause),
-			Attributes: []attribute.KeyValue{AttrLossStream.String(l.stream), AttrLossFirst.Int64(l.first),
-				AttrLossLast.Int64(l.last), AttrLossCount.Int64(l.last - l.first + 1), AttrLossCause.String(l.cause)}})
+		emitLoss(ctx, p.lossBus, l, "were lost before the Collector took them")
 	}
-}
-
-func seqRange(first, last int64) string {
-	if first == last {
-		return strconv.FormatInt(first, 10)
-	}
-	return strconv.FormatInt(first, 10) + "-" + strconv.FormatInt(last, 10)
 }
 
 func (p *lossProcessor) Enabled(context.Context, sdklog.EnabledParameters) bool { return true }

@@ -43,6 +43,8 @@ type DurableSink struct {
 
 	onError  func(error)
 	blocking bool
+	lossBus  *auditlog.Bus // nil: lossTarget's choice
+	loss     lossAccount   // records not made durable, named once Emit succeeds again
 	drain    chan struct{} // closed by Shutdown: ship what is left, then stop
 	abort    context.CancelFunc
 	done     chan struct{}
@@ -93,7 +95,7 @@ func NewDurableSink(ctx context.Context, dir string, opts ...Option) (*DurableSi
 	}
 	shipCtx, abort := context.WithCancel(context.Background())
 	d := &DurableSink{dir: dir, spool: sp, maker: newRecordMaker(res), exp: exp, stats: c.stats, batch: 512,
-		onError: onError, blocking: c.blocking, drain: make(chan struct{}), abort: abort, done: make(chan struct{})}
+		onError: onError, blocking: c.blocking, lossBus: c.lossBus, drain: make(chan struct{}), abort: abort, done: make(chan struct{})}
 	d.ship = newShipper(exp, c.stats, onError)
 	go d.run(shipCtx)
 	return d, nil
@@ -133,9 +135,38 @@ func (d *DurableSink) Emit(ctx context.Context, e auditlog.Event) error {
 		if d.stats != nil {
 			d.stats.failed.Add(1) // not durable: a full spool, a write error, a closed sink
 		}
+		d.loss.note(e.Stream, int64(e.Seq), spoolCause(err))
 		return fmt.Errorf("auditotlp: audit record %d of stream %s could not be made durable in %s: %w", e.Seq, e.Stream, d.dir, err)
 	}
+	if d.loss.pending.Load() {
+		d.reportLosses()
+	}
 	return nil
+}
+
+// Skipped notes the sequence number of the SINK_FAILURE record about this
+// sink's own failure, which the bus does not deliver to it
+// (auditlog.Skipper): it is named with the failed record's run.
+func (d *DurableSink) Skipped(e auditlog.Event) {
+	d.loss.note(e.Stream, int64(e.Seq), "the SINK_FAILURE records about them")
+}
+
+// reportLosses writes a loss record for each run of records this sink
+// could not make durable, now that it can again: the trail then names its
+// own gaps (`tenantshield audit verify` reports them as gaps; the loss
+// records say why). The loss records are ordinary records of the bus,
+// delivered to this sink too; one that fails is noted again.
+func (d *DurableSink) reportLosses() {
+	what := "were not made durable in the spool " + d.dir
+	if d.blocking {
+		what += " (blocking mode: the operations that checked were refused)"
+	}
+	for _, l := range d.loss.take() {
+		if !emitLoss(context.Background(), d.lossBus, l, what) {
+			d.onError(fmt.Errorf("auditotlp: %d audit record(s) of stream %s, sequence %s, %s: %s (no bus to record this on: use WithLossReports)",
+				l.last-l.first+1, l.stream, seqRange(l.first, l.last), what, l.cause))
+		}
+	}
 }
 
 // run ships the spool until Shutdown. What the Collector accepted is

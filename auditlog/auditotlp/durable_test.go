@@ -269,3 +269,95 @@ func TestDurableBlocking(t *testing.T) {
 	defer cancel()
 	_ = d.Shutdown(ctx)
 }
+
+// TestDurableNamesWhatItCouldNotStore: in blocking mode with the Collector
+// down, the spool fills and operations are refused; once the Collector is
+// back and the spool drains, the next record makes the sink write loss
+// records. Every sequence number missing from what the Collector received
+// (the refused records and the SINK_FAILURE records about them, which the
+// bus did not deliver to the failing sink) is named by exactly one loss
+// record.
+func TestDurableNamesWhatItCouldNotStore(t *testing.T) {
+	t.Parallel()
+	exp := &gateExporter{closed: true}
+	bus := auditlog.NewBus(auditlog.WithErrorHandler(func(error) {}))
+	d, err := NewDurableSink(context.Background(), filepath.Join(t.TempDir(), "spool"), WithExporter(exp),
+		WithResource(resource.Empty()), WithErrorHandler(func(error) {}), WithBlocking(), WithLossReports(bus),
+		WithSpoolOptions(auditspool.WithSegmentSize(4096), auditspool.WithMaxBytes(8192)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.ship.initial, d.ship.max = time.Millisecond, 5*time.Millisecond
+	bus.Register(d)
+	refused := 0
+	for range 100 {
+		if err := bus.EmitChecked(context.Background(), auditlog.Event{Type: auditlog.EnforcementBypass, Tenant: "acme"}); err != nil {
+			refused++
+		}
+	}
+	if refused == 0 {
+		t.Fatal("the spool never filled: nothing to name")
+	}
+	exp.setClosed(false)
+	for i := 0; d.Pending() > 0; i++ {
+		if i == 2000 {
+			t.Fatalf("the spool did not drain: %d pending", d.Pending())
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	// A loss record that finds the small spool full again is itself noted
+	// and named by the next one; a few more records settle the account.
+	for i := 0; d.loss.pending.Load(); i++ {
+		if i == 50 {
+			t.Fatal("the loss account never settled")
+		}
+		for d.Pending() > 0 {
+			time.Sleep(5 * time.Millisecond)
+		}
+		_ = bus.EmitChecked(context.Background(), auditlog.Event{Type: auditlog.ContextBound, Tenant: "acme"})
+	}
+	if err := bus.Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	rs, _ := exp.snapshot()
+	got := map[int64]bool{}
+	for _, s := range seqs(t, rs) {
+		got[s] = true
+	}
+	named := map[int64]int{}
+	for _, r := range rs {
+		first, ok1 := attrOf(r, AttrLossFirst)
+		last, ok2 := attrOf(r, AttrLossLast)
+		if !ok1 || !ok2 {
+			continue
+		}
+		for s := first.AsInt64(); s <= last.AsInt64(); s++ {
+			named[s]++
+		}
+	}
+	var maxSeq int64
+	for s := range got {
+		maxSeq = max(maxSeq, s)
+	}
+	missing := 0
+	for s := int64(1); s <= maxSeq; s++ {
+		if got[s] {
+			if named[s] > 0 {
+				t.Errorf("seq %d was received but a loss record names it", s)
+			}
+			continue
+		}
+		missing++
+		if named[s] != 1 {
+			t.Errorf("seq %d is missing and named by %d loss records, want 1", s, named[s])
+		}
+	}
+	// Each refusal loses the record and the SINK_FAILURE about it (and a
+	// loss record that found the spool full, the same two).
+	if missing < 2*refused || missing%2 != 0 {
+		t.Errorf("%d sequence numbers missing for %d refused records, want 2 per refusal", missing, refused)
+	}
+}

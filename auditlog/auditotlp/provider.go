@@ -65,15 +65,19 @@ func WithResource(r *resource.Resource) Option {
 	})
 }
 
-// WithLossReports replaces the SDK batch processor with one whose losses
-// are visible while it runs: a record dropped from its full queue (of
+// WithLossReports sets the bus that records the losses of the batch mode.
+// The batch mode (the default of [NewLoggerProvider]) makes its losses
+// visible while it runs: a record dropped from its full queue (of
 // OTEL_BLRP_MAX_QUEUE_SIZE records, default 2048) is counted in
 // [Stats.Dropped] and reported to the error handler as a [*DropError] (the
-// first of an overflow and every 1000th), a failed export as before; and
-// once an export succeeds again, it emits through bus (nil: no loss
-// records) one SINK_FAILURE per run of lost sequence numbers, naming the
-// stream and the range (attributes audit.loss.*), so that the trail names
-// its own gaps.
+// first of an overflow and every 1000th), a failed export as an
+// [*ExportError]; and once an export succeeds again, it emits one
+// SINK_FAILURE per run of lost sequence numbers, naming the stream and the
+// range (attributes audit.loss.*), so that the trail names its own gaps.
+// Without this option (or with bus nil), loss records go to
+// auditlog.Default() when the lost records are of its stream (the usual
+// setup), and to no bus otherwise. The durable sink ([NewDurableSink])
+// names the records it could not make durable the same way.
 func WithLossReports(bus *auditlog.Bus) Option {
 	return optionFunc(func(c *config) { c.lossOn, c.lossBus = true, bus })
 }
@@ -84,8 +88,10 @@ func WithLossReports(bus *auditlog.Bus) Option {
 // than that latency.
 func WithSynchronousExport() Option { return optionFunc(func(c *config) { c.sync = true }) }
 
-// WithBatchOptions passes options to the batch processor (ignored with
-// [WithSynchronousExport]).
+// WithBatchOptions uses the SDK's batch processor with these options
+// instead of the batch mode with loss reports (ignored with
+// [WithSynchronousExport]). The SDK's processor drops records silently
+// when its queue is full: only [Stats] counts them, after Shutdown.
 func WithBatchOptions(opts ...sdklog.BatchProcessorOption) Option {
 	return optionFunc(func(c *config) { c.batchOpts = append(c.batchOpts, opts...) })
 }
@@ -131,7 +137,9 @@ func NewLoggerProvider(ctx context.Context, opts ...Option) (*sdklog.LoggerProvi
 	switch {
 	case c.sync:
 		proc = sdklog.NewSimpleProcessor(exp)
-	case c.lossOn:
+	case c.lossOn || len(c.batchOpts) == 0:
+		// The default: the batch mode whose losses are visible. The SDK's
+		// batch processor (WithBatchOptions) drops silently on overflow.
 		// Counts its own exports and failures: the exporter is not wrapped.
 		lp := newLossProcessor(c.exporterOrRaw(exp), c.stats, c.handler(), c.lossBus, c.queueLen())
 		lp.configure(c.envMillis("OTEL_BLRP_SCHEDULE_DELAY"), c.envMillis("OTEL_BLRP_EXPORT_TIMEOUT"), c.envInt("OTEL_BLRP_MAX_EXPORT_BATCH_SIZE"))
