@@ -129,6 +129,7 @@ func startServiceEnv(t *testing.T, name, otlpEndpoint string, env []string, args
 	addr := freeAddr(t)
 	db := filepath.Join(t.TempDir(), "invoices.db")
 	cmd := exec.Command(bin, append([]string{"-addr", addr, "-db", "sqlite:" + db}, args...)...)
+	cmd.Dir = filepath.Dir(db) // the default audit spool goes there
 	// The service reads TS_* and OTEL_*: start from an environment without
 	// them, so that nothing of the test's own environment leaks in.
 	for _, kv := range os.Environ() {

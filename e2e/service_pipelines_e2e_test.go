@@ -89,6 +89,7 @@ func TestServicePipelinesAreIndependent(t *testing.T) {
 type collector struct {
 	httpAddr, grpcAddr, healthAddr string
 	auditFile, otherFile           string
+	extra                          []string // more --set flags
 	cmd                            *exec.Cmd
 	out                            *lockedBuffer
 	done                           chan error
@@ -115,6 +116,7 @@ func (c *collector) start(t *testing.T) {
 		"--set=receivers::otlp::protocols::grpc::endpoint="+c.grpcAddr,
 		"--set=extensions::health_check::endpoint="+c.healthAddr,
 	)
+	c.cmd.Args = append(c.cmd.Args, c.extra...)
 	c.cmd.Env = append(os.Environ(), "TS_AUDIT_FILE="+c.auditFile, "TS_OTHER_LOGS_FILE="+c.otherFile)
 	c.out, c.done = &lockedBuffer{}, make(chan error, 1)
 	c.cmd.Stdout, c.cmd.Stderr = c.out, c.out
@@ -189,7 +191,7 @@ func collectorOutage(t *testing.T, proto string) {
 	if proto == "grpc" {
 		env = append(env, "OTEL_EXPORTER_OTLP_LOGS_PROTOCOL=grpc", "OTEL_EXPORTER_OTLP_LOGS_ENDPOINT=http://"+col.grpcAddr)
 	}
-	svc := startServiceEnv(t, name, "http://"+col.httpAddr, env, "-observability", "on", "-audit", "otlp")
+	svc := startServiceEnv(t, name, "http://"+col.httpAddr, env, "-observability", "on", "-audit", "otlp", "-audit-delivery", "batch")
 	tenants := []string{"acme-" + id, "globex-" + id}
 
 	// pace spreads the requests of a phase so that the outage lasts a few
@@ -294,7 +296,7 @@ func TestServiceCollectorNeverUp(t *testing.T) {
 	// A short export timeout, so that the exports fail (after their retries)
 	// within the service's 10 s shutdown.
 	svc := startServiceEnv(t, name, dead, []string{"OTEL_BLRP_EXPORT_TIMEOUT=1000", "OTEL_BSP_EXPORT_TIMEOUT=1000"},
-		"-observability", "on", "-audit", "otlp")
+		"-observability", "on", "-audit", "otlp", "-audit-delivery", "batch")
 	for i := 0; i < n; i++ {
 		svc.expect(t, http.StatusCreated, "POST", "/invoices", "acme-"+id, `{"number":"x","amount":1}`)
 	}
@@ -320,7 +322,8 @@ func TestServiceCollectorNeverUp(t *testing.T) {
 // gapsNamed verifies the service's records in the Collector's file: every
 // gap the verifier finds in its stream must be named by a loss record
 // (SINK_FAILURE with audit.loss.first_sequence..last_sequence).
-func gapsNamed(t *testing.T, file, name string, records []logRecord) {
+// It returns the stream's report and how many sequence numbers are missing.
+func gapsNamed(t *testing.T, file, name string, records []logRecord) (auditverify.StreamReport, int) {
 	t.Helper()
 	lines, _ := serviceLines(t, file, name)
 	rep, err := auditverify.Verify(auditverify.Options{}, auditverify.Input{Name: file, R: bytes.NewReader(lines)})
@@ -341,6 +344,7 @@ func gapsNamed(t *testing.T, file, name string, records []logRecord) {
 			named = append(named, span{first, last})
 		}
 	}
+	missing := 0
 	for _, g := range rep.Streams[0].Gaps {
 		a, b, _ := strings.Cut(g, "-")
 		first, _ := strconv.Atoi(a)
@@ -348,6 +352,7 @@ func gapsNamed(t *testing.T, file, name string, records []logRecord) {
 		if b != "" {
 			last, _ = strconv.Atoi(b)
 		}
+		missing += last - first + 1
 		for s := first; s <= last; s++ {
 			ok := false
 			for _, n := range named {
@@ -364,4 +369,5 @@ func gapsNamed(t *testing.T, file, name string, records []logRecord) {
 		}
 	}
 	t.Logf("the verifier on the Collector's file (%d loss records):\n%s", len(named), text.String())
+	return rep.Streams[0], missing
 }

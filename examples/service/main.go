@@ -13,6 +13,18 @@
 //	-db             "sqlite:<file>" or a postgres:// DSN [TS_DB] (default sqlite:invoices.db)
 //	-observability  on|off: tenant.* spans and the server spans, exported over OTLP [TS_OBSERVABILITY]
 //	-audit          otlp|stdout|off: where audit records go [TS_AUDIT]
+//	-audit-delivery with -audit otlp: durable|blocking|batch [TS_AUDIT_DELIVERY] (default durable)
+//	-audit-spool    the durable and blocking modes' spool directory [TS_AUDIT_SPOOL]
+//	                (default audit-spool in the working directory, created 0700)
+//	-audit-spool-max the spool's size limit in bytes [TS_AUDIT_SPOOL_MAX] (default 1 GiB)
+//
+// The delivery modes (README, "Audit delivery when the Collector is
+// unreachable"): durable fsyncs each record in the spool before the
+// operation goes on and ships it when the Collector takes it, losing
+// nothing through a Collector outage or a crash; blocking is durable, and
+// an operation whose record cannot be stored (a full spool or disk) is
+// refused with 503; batch never waits, and names what it loses in loss
+// records.
 //
 // OTLP exporters are configured by the standard OTEL_EXPORTER_OTLP_* and
 // OTEL_SERVICE_NAME variables. On SIGINT/SIGTERM the server drains requests,
@@ -30,6 +42,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -43,6 +56,7 @@ import (
 
 	"github.com/tenantshield/tenantshield-go/auditlog"
 	"github.com/tenantshield/tenantshield-go/auditlog/auditotlp"
+	"github.com/tenantshield/tenantshield-go/auditlog/auditspool"
 	"github.com/tenantshield/tenantshield-go/bunhook"
 	"github.com/tenantshield/tenantshield-go/bunhook/pgdb"
 	"github.com/tenantshield/tenantshield-go/bunhook/sqlitedb"
@@ -56,7 +70,9 @@ type config struct {
 	db            string
 	observability bool
 	audit         string // otlp, stdout, off
-	auditSpool    string // with otlp: the durable mode's spool directory
+	delivery      string // with otlp: durable, blocking, batch
+	auditSpool    string // durable and blocking: the spool directory
+	spoolMax      int64  // durable and blocking: the spool's size limit (0: the default)
 }
 
 func envOr(name, def string) string {
@@ -74,11 +90,20 @@ func parseConfig(args []string) (config, error) {
 	fs.StringVar(&c.db, "db", envOr("TS_DB", "sqlite:invoices.db"), `"sqlite:<file>" or a postgres:// DSN`)
 	fs.StringVar(&obs, "observability", envOr("TS_OBSERVABILITY", "off"), "on|off")
 	fs.StringVar(&c.audit, "audit", envOr("TS_AUDIT", "off"), "otlp|stdout|off")
-	fs.StringVar(&c.auditSpool, "audit-spool", envOr("TS_AUDIT_SPOOL", ""),
-		"with -audit otlp: deliver durably through this spool directory (created 0700; records survive a Collector outage and a crash)")
+	fs.StringVar(&c.delivery, "audit-delivery", envOr("TS_AUDIT_DELIVERY", "durable"),
+		"with -audit otlp: durable (spooled, nothing lost), blocking (durable; refuse what cannot be recorded) or batch (never waits, losses named)")
+	fs.StringVar(&c.auditSpool, "audit-spool", envOr("TS_AUDIT_SPOOL", "audit-spool"),
+		"durable and blocking delivery: the spool directory (created 0700, refused if others can write it)")
+	spoolMax := envOr("TS_AUDIT_SPOOL_MAX", "0")
+	fs.StringVar(&spoolMax, "audit-spool-max", spoolMax, "durable and blocking delivery: the spool's size limit in bytes (0: 1 GiB)")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
+	n, err := strconv.ParseInt(spoolMax, 10, 64)
+	if err != nil || n < 0 {
+		return c, fmt.Errorf("-audit-spool-max: %q is not a number of bytes", spoolMax)
+	}
+	c.spoolMax = n
 	switch strings.ToLower(obs) {
 	case "on", "true", "1":
 		c.observability = true
@@ -91,8 +116,14 @@ func parseConfig(args []string) (config, error) {
 	default:
 		return c, fmt.Errorf("-audit: %q is not otlp, stdout or off", c.audit)
 	}
-	if c.auditSpool != "" && c.audit != "otlp" {
-		return c, fmt.Errorf("-audit-spool needs -audit otlp (it is the durable delivery of the OTLP audit pipeline)")
+	switch c.delivery {
+	case "durable", "blocking":
+		if c.auditSpool == "" {
+			return c, fmt.Errorf("-audit-delivery %s needs a spool directory: set -audit-spool DIR (TS_AUDIT_SPOOL), one only this service writes", c.delivery)
+		}
+	case "batch":
+	default:
+		return c, fmt.Errorf("-audit-delivery: %q is not durable, blocking or batch", c.delivery)
 	}
 	return c, nil
 }
@@ -144,20 +175,29 @@ func setupTelemetry(ctx context.Context, cfg config, out io.Writer) (*telemetry,
 		// A LoggerProvider of its own: audit never shares the application's
 		// log pipeline, and never falls back to the global provider.
 		tel.stats = &auditotlp.ExportStats{}
-		if cfg.auditSpool != "" {
+		if cfg.delivery != "batch" {
 			// Durable: each record is fsynced in the spool before the
 			// audited operation goes on, and shipped from there.
-			d, err := auditotlp.NewDurableSink(ctx, cfg.auditSpool, auditotlp.WithResource(res), auditotlp.WithStats(tel.stats))
+			// Blocking: the same, and an operation whose record cannot be
+			// stored is refused (scopehttp answers 503).
+			opts := []auditotlp.Option{auditotlp.WithResource(res), auditotlp.WithStats(tel.stats)}
+			if cfg.delivery == "blocking" {
+				opts = append(opts, auditotlp.WithBlocking())
+			}
+			if cfg.spoolMax > 0 {
+				opts = append(opts, auditotlp.WithSpoolOptions(auditspool.WithSegmentSize(min(auditspool.DefaultSegmentSize, cfg.spoolMax/4)),
+					auditspool.WithMaxBytes(cfg.spoolMax)))
+			}
+			d, err := auditotlp.NewDurableSink(ctx, cfg.auditSpool, opts...)
 			if err != nil {
-				return nil, fmt.Errorf("audit spool: %w", err)
+				return nil, fmt.Errorf("audit spool (-audit-spool, or -audit-delivery batch to go without one): %w", err)
 			}
 			tel.lp, tel.sink, tel.durable = d, d, true
 			break
 		}
 		// Batch: never waits for the Collector; what it loses is counted as
 		// it happens and, once exports succeed again, named in the trail.
-		lp, err := auditotlp.NewLoggerProvider(ctx, auditotlp.WithResource(res), auditotlp.WithStats(tel.stats),
-			auditotlp.WithLossReports(auditlog.Default()))
+		lp, err := auditotlp.NewLoggerProvider(ctx, auditotlp.WithResource(res), auditotlp.WithStats(tel.stats))
 		if err != nil {
 			return nil, fmt.Errorf("audit exporter: %w", err)
 		}
@@ -253,7 +293,7 @@ func run(ctx context.Context, cfg config, out io.Writer, ready chan<- string) er
 	}
 	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 5 * time.Second}
 	slog.Info("serving invoices", "addr", ln.Addr().String(), "db", strings.SplitN(cfg.db, ":", 2)[0],
-		"observability", cfg.observability, "audit", cfg.audit)
+		"observability", cfg.observability, "audit", cfg.audit, "audit_delivery", cfg.delivery)
 	if ready != nil {
 		ready <- ln.Addr().String()
 	}

@@ -241,7 +241,35 @@ func TestDurableAuditWithTheCollectorDown(t *testing.T) {
 	if len(segs) == 0 {
 		t.Fatal("no spool segment on disk")
 	}
-	if _, err := parseConfig([]string{"-audit", "stdout", "-audit-spool", spool}); err == nil {
-		t.Fatal("-audit-spool without -audit otlp is accepted")
+}
+
+// TestAuditDeliveryFlags: durable is the default delivery with a spool in
+// the working directory; a mode without a spool, an unknown mode or a bad
+// size is refused with an error that names the flag.
+func TestAuditDeliveryFlags(t *testing.T) {
+	for _, k := range []string{"TS_AUDIT", "TS_AUDIT_DELIVERY", "TS_AUDIT_SPOOL", "TS_AUDIT_SPOOL_MAX"} {
+		t.Setenv(k, "")
+	}
+	cfg, err := parseConfig([]string{"-audit", "otlp"})
+	if err != nil || cfg.delivery != "durable" || cfg.auditSpool != "audit-spool" || cfg.spoolMax != 0 {
+		t.Fatalf("defaults: %+v, %v", cfg, err)
+	}
+	cfg, err = parseConfig([]string{"-audit", "otlp", "-audit-delivery", "blocking", "-audit-spool-max", "1048576"})
+	if err != nil || cfg.delivery != "blocking" || cfg.spoolMax != 1<<20 {
+		t.Fatalf("blocking with a limit: %+v, %v", cfg, err)
+	}
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"-audit-delivery", "sometimes"}, "-audit-delivery"},
+		{[]string{"-audit-delivery", "durable", "-audit-spool", ""}, "-audit-spool DIR"},
+		{[]string{"-audit-delivery", "blocking", "-audit-spool", ""}, "-audit-spool DIR"},
+		{[]string{"-audit-spool-max", "1GiB"}, "-audit-spool-max"},
+		{[]string{"-audit-spool-max", "-5"}, "-audit-spool-max"},
+	} {
+		if _, err := parseConfig(append([]string{"-audit", "otlp"}, tc.args...)); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%v: %v, want an error naming %s", tc.args, err, tc.want)
+		}
 	}
 }

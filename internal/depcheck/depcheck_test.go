@@ -178,7 +178,9 @@ func rules() []layerRule {
 			name: "otel-sdk-opt-in",
 			why:  "only packages whose name ends in otlp or test may depend on the OpenTelemetry SDK; use the otel API",
 			appliesTo: func(rel string) bool {
-				return !inTree(rel, "examples") && !sdkOptIn(rel)
+				// Programs (examples, the module's own internal
+				// commands) are leaves: they choose their SDK.
+				return !inTree(rel, "examples") && !inTree(rel, "internal/cmd") && !sdkOptIn(rel)
 			},
 			forbids: func(_, dep, _ string, _ bool) bool { return isOtelSDK(dep) },
 		},

@@ -1,0 +1,264 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/tenantshield/tenantshield-go/auditlog"
+	"github.com/tenantshield/tenantshield-go/auditlog/auditverify"
+)
+
+var (
+	burstOnce sync.Once
+	burstBin  string
+	burstErr  error
+)
+
+// burstBinary builds internal/cmd/auditburst once per test binary run.
+func burstBinary(t *testing.T) string {
+	t.Helper()
+	burstOnce.Do(func() {
+		burstBin = filepath.Join(buildDir, "auditburst")
+		cmd := exec.Command(envOr("GO", "go"), "build", "-o", burstBin, "./internal/cmd/auditburst")
+		cmd.Dir = repoRoot(t)
+		cmd.Env = append(os.Environ(), "GOWORK=off")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			burstErr = fmt.Errorf("go build ./internal/cmd/auditburst: %w\n%s", err, out)
+		}
+	})
+	if burstErr != nil {
+		t.Fatal(burstErr)
+	}
+	return burstBin
+}
+
+// burstResult is what auditburst prints.
+type burstResult struct {
+	Emitted, Exported, Failed, Dropped uint64
+	Pending                            int
+	Seconds                            float64 `json:"burst_seconds"`
+	Stream                             string  `json:"stream_id"`
+	Error                              string  `json:"shutdown_error"`
+}
+
+const burstRecords = 100_000
+
+// TestAuditBurst emits 100 000 records as fast as 8 goroutines can, in the
+// durable and in the batch mode, over each OTLP protocol, to the real
+// Collector, then shuts down gracefully. Durable: the Collector's file
+// holds the whole stream, every record and checkpoint, without a gap,
+// ending with the final checkpoint. Batch: what it could not queue is
+// counted (Dropped, Failed), exactly as many sequence numbers are missing
+// from the Collector's file, and every gap is named by a loss record.
+func TestAuditBurst(t *testing.T) {
+	getStack(t)
+	for _, proto := range []string{"http/protobuf", "grpc"} {
+		for _, mode := range []string{"durable", "batch"} {
+			t.Run(mode+"/"+strings.ReplaceAll(proto, "/", "-"), func(t *testing.T) {
+				name := "tenantshield-e2e-burst-" + mode + "-" + nonce(t)
+				col := newCollector(t)
+				// 100 000 records are about 120 MB of OTLP/JSON: keep
+				// them in one file.
+				col.extra = []string{"--set=exporters::file/audit::rotation::max_megabytes=4000"}
+				col.start(t)
+				endpoint := "http://" + col.httpAddr
+				if proto == "grpc" {
+					endpoint = "http://" + col.grpcAddr
+				}
+				cmd := exec.Command(burstBinary(t), "-n", strconv.Itoa(burstRecords), "-delivery", mode,
+					"-spool", filepath.Join(t.TempDir(), "spool"))
+				cmd.Env = append(cleanEnv(), "OTEL_EXPORTER_OTLP_ENDPOINT="+endpoint, "OTEL_EXPORTER_OTLP_PROTOCOL="+proto,
+					"OTEL_SERVICE_NAME="+name)
+				var stderr bytes.Buffer
+				cmd.Stderr = &stderr
+				out, err := cmd.Output()
+				if err != nil {
+					t.Fatalf("auditburst: %v\n%s", err, stderr.String())
+				}
+				var r burstResult
+				if err := json.Unmarshal(out, &r); err != nil {
+					t.Fatalf("auditburst printed %q: %v", out, err)
+				}
+				t.Logf("%s over %s: %d records in %.2fs; emitted %d, exported %d, failed %d, dropped %d, pending %d",
+					mode, proto, burstRecords, r.Seconds, r.Emitted, r.Exported, r.Failed, r.Dropped, r.Pending)
+				// The burst, a checkpoint per 1000 records, the final one.
+				if mode == "durable" {
+					want := burstRecords + burstRecords/1000 + 1
+					if r.Error != "" || r.Failed != 0 || r.Dropped != 0 || r.Pending != 0 || int(r.Emitted) != want {
+						t.Fatalf("durable: %+v, want %d emitted and nothing failed, dropped or pending", r, want)
+					}
+					lines := waitServiceLines(t, col.auditFile, name, want)
+					rep, err := auditverify.Verify(auditverify.Options{}, auditverify.Input{Name: col.auditFile, R: bytes.NewReader(lines)})
+					if err != nil {
+						t.Fatal(err)
+					}
+					var text bytes.Buffer
+					_ = rep.WriteText(&text)
+					if !rep.Intact || len(rep.Streams) != 1 || rep.Streams[0].Records != want || !rep.Streams[0].FinalCheckpoint ||
+						rep.Streams[0].Stream != r.Stream {
+						t.Fatalf("want one intact stream %s of %d records ending with its final checkpoint:\n%s", r.Stream, want, text.String())
+					}
+					t.Logf("%s", text.String())
+					return
+				}
+				all := waitFinal(t, col.auditFile, name)
+				rep, missing := gapsNamed(t, col.auditFile, name, all)
+				if uint64(missing) != r.Dropped+r.Failed {
+					t.Errorf("batch: %d sequence numbers missing from the Collector's file, %d counted (dropped %d + failed %d)",
+						missing, r.Dropped+r.Failed, r.Dropped, r.Failed)
+				}
+				if !rep.FinalCheckpoint || rep.Stream != r.Stream {
+					t.Errorf("batch: the stream %s does not end with its final checkpoint", rep.Stream)
+				}
+			})
+		}
+	}
+}
+
+// cleanEnv is the test's environment without TS_* and OTEL_* variables.
+func cleanEnv() []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "TS_") && !strings.HasPrefix(kv, "OTEL_") {
+			env = append(env, kv)
+		}
+	}
+	return env
+}
+
+// waitFinal waits until the Collector's file holds the final checkpoint of
+// service name's stream and returns its records.
+func waitFinal(t *testing.T, file, name string) []logRecord {
+	t.Helper()
+	deadline := time.Now().Add(deliveryTimeout)
+	for {
+		all, err := readRecords(file, serviceRecords(name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range all.records {
+			if r.EventName == string(auditlog.Checkpoint) && r.attr("audit.checkpoint.final") == "true" {
+				return all.records
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: no final checkpoint of %s after %s (%d records)", file, name, deliveryTimeout, len(all.records))
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// TestBlockingAuditEndToEnd runs the example service in the blocking mode
+// with a small spool (64 KiB) and the Collector down: requests succeed
+// while their records fit in the spool, then are refused with 503
+// problem+json (audit-unavailable) and change nothing; once the Collector
+// is up and the spool drains, requests succeed again. Every refused
+// request is missing from the database, and the Collector's file names
+// every gap of the stream in a loss record.
+func TestBlockingAuditEndToEnd(t *testing.T) {
+	getStack(t)
+	id := nonce(t)
+	name := "tenantshield-e2e-blocking-" + id
+	tenant := "acme-" + id
+	col := newCollector(t)
+	svc := startServiceEnv(t, name, "http://"+col.httpAddr, nil, "-audit", "otlp", "-audit-delivery", "blocking",
+		"-audit-spool-max", "65536")
+	created, refused, n := 0, 0, 0
+	post := func() response {
+		r := svc.do(t, "POST", "/invoices", tenant, `{"number":"b`+strconv.Itoa(n)+`","amount":1}`)
+		n++
+		switch r.status {
+		case http.StatusCreated:
+			created++
+		case http.StatusServiceUnavailable:
+			refused++
+			var p struct {
+				Type   string `json:"type"`
+				Status int    `json:"status"`
+			}
+			if err := json.Unmarshal(r.body, &p); err != nil || p.Type != "https://tenantshield.dev/problems/audit-unavailable" || p.Status != 503 {
+				t.Fatalf("a refused request's body: %s", r.body)
+			}
+		default:
+			t.Fatalf("POST: %d %s", r.status, r.body)
+		}
+		return r
+	}
+	for refused < 10 {
+		if n == 1000 {
+			t.Fatalf("no request refused after %d with a 64 KiB spool and the Collector down", n)
+		}
+		post()
+	}
+	createdDown := created
+	col.start(t)
+	deadline := time.Now().Add(2 * deliveryTimeout)
+	for ok := 0; ok < 20; {
+		if time.Now().After(deadline) {
+			t.Fatalf("requests still refused %s after the Collector came up", 2*deliveryTimeout)
+		}
+		if post().status == http.StatusCreated {
+			ok++
+		} else {
+			ok = 0
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	var list struct {
+		Total int `json:"total"`
+	}
+	if err := json.Unmarshal(svc.expect(t, http.StatusOK, "GET", "/invoices", tenant, "").body, &list); err != nil {
+		t.Fatal(err)
+	}
+	if list.Total != created {
+		t.Fatalf("%d invoices stored, %d requests answered 201 (%d refused): a refused request changed the data", list.Total, created, refused)
+	}
+	svc.stop(t)
+	all := waitFinal(t, col.auditFile, name)
+	rep, missing := gapsNamed(t, col.auditFile, name, all)
+	// A refused request loses its CONTEXT_BOUND record and the SINK_FAILURE
+	// about it; the loss records name both.
+	if missing < 2*refused {
+		t.Errorf("%d sequence numbers missing for %d refused requests", missing, refused)
+	}
+	if !rep.FinalCheckpoint {
+		t.Error("the stream does not end with its final checkpoint")
+	}
+	t.Logf("blocking: %d requests created while the Collector was down, %d refused, %d created in all; %d sequence numbers missing, all named",
+		createdDown, refused, created, missing)
+}
+
+// TestAuditDeliveryLatencyCollectorDown measures the example service's
+// request latency in each delivery mode while its Collector is down: 300
+// POSTs, one at a time. It asserts no duration (the machine is shared);
+// it logs the p50/p99 of each mode, for the README.
+func TestAuditDeliveryLatencyCollectorDown(t *testing.T) {
+	getStack(t)
+	dead := "http://" + freeAddr(t)
+	var report []string
+	for _, mode := range []string{"batch", "durable", "blocking"} {
+		id := nonce(t)
+		svc := startServiceEnv(t, "tenantshield-e2e-latency-"+mode+"-"+id, dead, nil, "-audit", "otlp", "-audit-delivery", mode)
+		var lat []time.Duration
+		for i := range 300 {
+			r := svc.expect(t, http.StatusCreated, "POST", "/invoices", "acme-"+id, `{"number":"l`+strconv.Itoa(i)+`","amount":1}`)
+			lat = append(lat, r.elapsed)
+		}
+		report = append(report, fmt.Sprintf("%s p50 %v p99 %v", mode, percentile(lat, 0.50), percentile(lat, 0.99)))
+		_ = svc.cmd.Process.Kill() // nothing to flush: the Collector is down
+		<-svc.done
+	}
+	t.Logf("request latency with the Collector down: %s", strings.Join(report, "; "))
+}
