@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"time"
 )
 
 // request is one Append waiting in the queue.
@@ -143,6 +144,12 @@ func (s *Spool) lead() {
 			r.wake <- struct{}{}
 		}
 	}
+	s.releaseLead()
+}
+
+// releaseLead hands the lead to the next queued request or gives it up.
+// Called with s.mu held by the leader.
+func (s *Spool) releaseLead() {
 	if len(s.queue) > 0 {
 		next := s.queue[0]
 		next.lead = true
@@ -159,10 +166,17 @@ func (s *Spool) lead() {
 // fails too, the segment is replaced before the next batch. Leader only.
 func (s *Spool) writeBatch(first uint64, batch []*request, activeSize, bytes int64) (rotated bool, err error) {
 	if s.broken || (activeSize > 0 && activeSize+bytes > s.opts.segSize) {
+		if s.dirty && !s.broken {
+			// WithSyncInterval: the segment being closed is made
+			// durable first; only the active one may lag.
+			if err := s.sync(); err != nil {
+				return false, &WriteError{Op: "fsync", Segment: segName(s.segs[len(s.segs)-1].first), Err: err}
+			}
+		}
 		if err := s.newSegment(first); err != nil {
 			return false, err
 		}
-		s.broken, rotated, activeSize = false, true, 0
+		s.broken, rotated, activeSize, s.dirty = false, true, 0, false
 	}
 	s.buf = s.buf[:0]
 	for i, r := range batch {
@@ -177,7 +191,7 @@ func (s *Spool) writeBatch(first uint64, batch []*request, activeSize, bytes int
 	err = s.write(s.buf)
 	if err == nil {
 		op = "fsync"
-		err = s.sync()
+		err = s.syncBatch()
 	}
 	if err == nil {
 		return rotated, nil
@@ -215,6 +229,68 @@ func (s *Spool) sync() error {
 		}
 	}
 	return s.active.Sync()
+}
+
+// syncBatch fsyncs the batch just written; with WithSyncInterval only when
+// the last fsync is that old, else it arms the flush timer. Leader only.
+func (s *Spool) syncBatch() error {
+	every := s.opts.syncEvery
+	if every == 0 {
+		return s.sync()
+	}
+	now := time.Now()
+	if since := now.Sub(s.lastSync); since >= every {
+		if err := s.sync(); err != nil {
+			return err
+		}
+		s.dirty, s.lastSync = false, now
+		return nil
+	}
+	s.dirty = true
+	s.mu.Lock()
+	if !s.flushArmed && !s.closed {
+		s.flushArmed = true
+		wait := every - now.Sub(s.lastSync)
+		if s.flushTimer == nil {
+			s.flushTimer = time.AfterFunc(wait, s.flushDirty)
+		} else {
+			s.flushTimer.Reset(wait)
+		}
+	}
+	s.mu.Unlock()
+	return nil
+}
+
+// flushDirty is the WithSyncInterval timer: it takes the lead when no batch
+// is being written, fsyncs the active segment if a batch left it unsynced,
+// and hands the lead on.
+func (s *Spool) flushDirty() {
+	s.mu.Lock()
+	s.flushArmed = false
+	for s.leading && !s.closed {
+		s.idle.Wait()
+	}
+	if s.closed {
+		s.mu.Unlock() // Close fsyncs
+		return
+	}
+	s.leading = true
+	s.mu.Unlock()
+	var err error
+	if s.dirty {
+		if err = s.sync(); err == nil {
+			s.dirty, s.lastSync = false, time.Now()
+		}
+	}
+	s.mu.Lock()
+	if err != nil {
+		// Start a new segment before the next write; this one's
+		// entries stay readable, but may not survive a machine crash.
+		s.st.WriteErrors++
+		s.broken, s.dirty = true, false
+	}
+	s.releaseLead()
+	s.mu.Unlock()
 }
 
 // truncateActive cuts the active segment back to n bytes, through the test

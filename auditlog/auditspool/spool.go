@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"time"
 )
 
 // Defaults of the options.
@@ -49,6 +50,7 @@ type options struct {
 	keyID     string
 	key       []byte
 	onCorrupt func(CorruptError)
+	syncEvery time.Duration
 	hook      ioHook // tests only
 }
 
@@ -76,6 +78,17 @@ func WithFullPolicy(p FullPolicy) Option { return func(o *options) { o.policy = 
 func WithHMAC(keyID string, key []byte) Option {
 	return func(o *options) { o.keyID, o.key = keyID, append([]byte(nil), key...) }
 }
+
+// WithSyncInterval trades the guarantee against a machine crash for speed.
+// By default (d = 0) Append returns once its batch is written and fsynced:
+// the entry survives a power loss. With d > 0 Append returns once its batch
+// is written to the segment file, which survives the process's crash or
+// SIGKILL (the data is in the kernel's page cache) but not a power loss or
+// a kernel crash; the spool fsyncs when a batch finds the last fsync d or
+// more ago, d after an unsynced batch at the latest, before it closes a
+// segment, and at Close. A machine crash can then lose the entries of the
+// last d.
+func WithSyncInterval(d time.Duration) Option { return func(o *options) { o.syncEvery = max(d, 0) } }
 
 // WithOnCorrupt sets a function called with every CorruptError found while
 // Open replays the directory, or later by Next. It runs synchronously and
@@ -162,9 +175,14 @@ type Spool struct {
 	st      Stats
 
 	// Owned by the leader (and Open, Close).
-	active *os.File
-	buf    []byte
-	broken bool // the active segment must be replaced before the next write
+	active   *os.File
+	buf      []byte
+	broken   bool      // the active segment must be replaced before the next write
+	dirty    bool      // WithSyncInterval: the active segment has unsynced batches
+	lastSync time.Time // WithSyncInterval: when the active segment was last fsynced
+
+	flushArmed bool        // guarded by mu: flushTimer will run
+	flushTimer *time.Timer // guarded by mu
 
 	rmu sync.Mutex // Next, Ack, Rewind
 	rd  reader
@@ -318,12 +336,20 @@ func (s *Spool) Close() error {
 	for s.leading {
 		s.idle.Wait()
 	}
+	if s.flushTimer != nil {
+		s.flushTimer.Stop()
+	}
 	close(s.ready)
 	s.mu.Unlock()
+	var syncErr error
+	if s.dirty && s.active != nil {
+		syncErr = s.sync() // WithSyncInterval: what the last batches wrote
+		s.dirty = syncErr != nil
+	}
 	s.rmu.Lock()
 	s.rd.closeFile()
 	s.rmu.Unlock()
-	return s.closeFiles()
+	return errors.Join(syncErr, s.closeFiles())
 }
 
 func (s *Spool) closeFiles() error {
