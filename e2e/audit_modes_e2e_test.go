@@ -241,16 +241,22 @@ func TestBlockingAuditEndToEnd(t *testing.T) {
 }
 
 // TestAuditDeliveryLatencyCollectorDown measures the example service's
-// request latency in each delivery mode while its Collector is down: 300
-// POSTs, one at a time. It asserts no duration (the machine is shared);
+// request latency in each delivery mode (and durable with the spool fsynced
+// at most every 100 ms) while its Collector is down: 300 POSTs, one at a
+// time. It asserts no duration (the machine is shared);
 // it logs the p50/p99 of each mode, for the README.
 func TestAuditDeliveryLatencyCollectorDown(t *testing.T) {
 	getStack(t)
 	dead := "http://" + freeAddr(t)
 	var report []string
-	for _, mode := range []string{"batch", "durable", "blocking"} {
+	for _, mode := range []string{"batch", "durable", "durable+sync100ms", "blocking"} {
 		id := nonce(t)
-		svc := startServiceEnv(t, "tenantshield-e2e-latency-"+mode+"-"+id, dead, nil, "-audit", "otlp", "-audit-delivery", mode)
+		delivery, interval, _ := strings.Cut(mode, "+sync")
+		args := []string{"-audit", "otlp", "-audit-delivery", delivery}
+		if interval != "" {
+			args = append(args, "-audit-sync-interval", interval)
+		}
+		svc := startServiceEnv(t, "tenantshield-e2e-latency-"+delivery+"-"+id, dead, nil, args...)
 		var lat []time.Duration
 		for i := range 300 {
 			r := svc.expect(t, http.StatusCreated, "POST", "/invoices", "acme-"+id, `{"number":"l`+strconv.Itoa(i)+`","amount":1}`)

@@ -17,6 +17,8 @@
 //	-audit-spool    the durable and blocking modes' spool directory [TS_AUDIT_SPOOL]
 //	                (default audit-spool in the working directory, created 0700)
 //	-audit-spool-max the spool's size limit in bytes [TS_AUDIT_SPOOL_MAX] (default 1 GiB)
+//	-audit-sync-interval fsync the spool at most this often, e.g. 100ms [TS_AUDIT_SYNC_INTERVAL]
+//	                (default 0: every batch; see auditspool.WithSyncInterval)
 //
 // The delivery modes (README, "Audit delivery when the Collector is
 // unreachable"): durable fsyncs each record in the spool before the
@@ -73,6 +75,7 @@ type config struct {
 	delivery      string // with otlp: durable, blocking, batch
 	auditSpool    string // durable and blocking: the spool directory
 	spoolMax      int64  // durable and blocking: the spool's size limit (0: the default)
+	syncEvery     time.Duration
 }
 
 func envOr(name, def string) string {
@@ -96,9 +99,20 @@ func parseConfig(args []string) (config, error) {
 		"durable and blocking delivery: the spool directory (created 0700, refused if others can write it)")
 	spoolMax := envOr("TS_AUDIT_SPOOL_MAX", "0")
 	fs.StringVar(&spoolMax, "audit-spool-max", spoolMax, "durable and blocking delivery: the spool's size limit in bytes (0: 1 GiB)")
+	syncEvery := envOr("TS_AUDIT_SYNC_INTERVAL", "0")
+	fs.StringVar(&syncEvery, "audit-sync-interval", syncEvery,
+		"durable and blocking delivery: fsync the spool at most this often (0: every batch; more is faster, and a machine crash may lose that much)")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
+	d, err := time.ParseDuration(syncEvery)
+	if syncEvery == "0" {
+		d, err = 0, nil
+	}
+	if err != nil || d < 0 {
+		return c, fmt.Errorf("-audit-sync-interval: %q is not a duration such as 100ms", syncEvery)
+	}
+	c.syncEvery = d
 	n, err := strconv.ParseInt(spoolMax, 10, 64)
 	if err != nil || n < 0 {
 		return c, fmt.Errorf("-audit-spool-max: %q is not a number of bytes", spoolMax)
@@ -187,6 +201,9 @@ func setupTelemetry(ctx context.Context, cfg config, out io.Writer) (*telemetry,
 			if cfg.spoolMax > 0 {
 				opts = append(opts, auditotlp.WithSpoolOptions(auditspool.WithSegmentSize(min(auditspool.DefaultSegmentSize, cfg.spoolMax/4)),
 					auditspool.WithMaxBytes(cfg.spoolMax)))
+			}
+			if cfg.syncEvery > 0 {
+				opts = append(opts, auditotlp.WithSpoolOptions(auditspool.WithSyncInterval(cfg.syncEvery)))
 			}
 			d, err := auditotlp.NewDurableSink(ctx, cfg.auditSpool, opts...)
 			if err != nil {

@@ -247,7 +247,7 @@ func TestDurableAuditWithTheCollectorDown(t *testing.T) {
 // the working directory; a mode without a spool, an unknown mode or a bad
 // size is refused with an error that names the flag.
 func TestAuditDeliveryFlags(t *testing.T) {
-	for _, k := range []string{"TS_AUDIT", "TS_AUDIT_DELIVERY", "TS_AUDIT_SPOOL", "TS_AUDIT_SPOOL_MAX"} {
+	for _, k := range []string{"TS_AUDIT", "TS_AUDIT_DELIVERY", "TS_AUDIT_SPOOL", "TS_AUDIT_SPOOL_MAX", "TS_AUDIT_SYNC_INTERVAL"} {
 		t.Setenv(k, "")
 	}
 	cfg, err := parseConfig([]string{"-audit", "otlp"})
@@ -255,8 +255,11 @@ func TestAuditDeliveryFlags(t *testing.T) {
 		t.Fatalf("defaults: %+v, %v", cfg, err)
 	}
 	cfg, err = parseConfig([]string{"-audit", "otlp", "-audit-delivery", "blocking", "-audit-spool-max", "1048576"})
-	if err != nil || cfg.delivery != "blocking" || cfg.spoolMax != 1<<20 {
+	if err != nil || cfg.delivery != "blocking" || cfg.spoolMax != 1<<20 || cfg.syncEvery != 0 {
 		t.Fatalf("blocking with a limit: %+v, %v", cfg, err)
+	}
+	if cfg, err = parseConfig([]string{"-audit", "otlp", "-audit-sync-interval", "100ms"}); err != nil || cfg.syncEvery != 100*time.Millisecond {
+		t.Fatalf("-audit-sync-interval 100ms: %+v, %v", cfg, err)
 	}
 	for _, tc := range []struct {
 		args []string
@@ -267,6 +270,8 @@ func TestAuditDeliveryFlags(t *testing.T) {
 		{[]string{"-audit-delivery", "blocking", "-audit-spool", ""}, "-audit-spool DIR"},
 		{[]string{"-audit-spool-max", "1GiB"}, "-audit-spool-max"},
 		{[]string{"-audit-spool-max", "-5"}, "-audit-spool-max"},
+		{[]string{"-audit-sync-interval", "often"}, "-audit-sync-interval"},
+		{[]string{"-audit-sync-interval", "-1s"}, "-audit-sync-interval"},
 	} {
 		if _, err := parseConfig(append([]string{"-audit", "otlp"}, tc.args...)); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%v: %v, want an error naming %s", tc.args, err, tc.want)
