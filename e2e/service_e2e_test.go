@@ -199,7 +199,7 @@ func (s *service) stop(t *testing.T) string {
 
 type response struct {
 	status  int
-	traceID string // the Traceparent-Id header
+	traceID string // from the W3C traceresponse header; "" without one
 	body    []byte
 	elapsed time.Duration
 }
@@ -231,7 +231,11 @@ func (s *service) do(t *testing.T, method, path, tenant, body string) response {
 	if err != nil {
 		t.Fatalf("%s %s: %v", method, path, err)
 	}
-	return response{status: resp.StatusCode, traceID: strings.ToLower(resp.Header.Get("Traceparent-Id")), body: b,
+	var traceID string
+	if parts := strings.Split(resp.Header.Get("traceresponse"), "-"); len(parts) == 4 {
+		traceID = strings.ToLower(parts[1])
+	}
+	return response{status: resp.StatusCode, traceID: traceID, body: b,
 		elapsed: time.Since(start)}
 }
 
@@ -448,7 +452,7 @@ func TestServiceEndToEnd(t *testing.T) {
 	}
 	for _, rq := range append(reqs, tracedRequest{what: "no tenant", traceID: noTenant.traceID}) {
 		if len(rq.traceID) != 32 || rq.traceID == zeroTraceID {
-			t.Fatalf("%s: Traceparent-Id %q is not a trace id", rq.what, rq.traceID)
+			t.Fatalf("%s: traceresponse trace id %q is not a trace id", rq.what, rq.traceID)
 		}
 	}
 	out := svc.stop(t)

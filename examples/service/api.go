@@ -193,7 +193,10 @@ func serverSpans(next http.Handler) http.Handler {
 			trace.WithAttributes(attribute.String("http.request.method", r.Method), attribute.String("url.path", r.URL.Path)))
 		defer span.End()
 		sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
-		w.Header().Set("Traceparent-Id", span.SpanContext().TraceID().String()) // handy for finding the trace
+		if sc := span.SpanContext(); sc.IsValid() {
+			// W3C Trace Context Level 2: the trace a client can look up.
+			w.Header().Set("traceresponse", "00-"+sc.TraceID().String()+"-"+sc.SpanID().String()+"-"+sc.TraceFlags().String())
+		}
 		next.ServeHTTP(sw, r.WithContext(ctx))
 		span.SetAttributes(attribute.Int("http.response.status_code", sw.status))
 		if sw.status >= 500 {

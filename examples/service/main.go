@@ -44,6 +44,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"syscall"
@@ -51,6 +52,7 @@ import (
 
 	"github.com/uptrace/bun"
 	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
 	"go.opentelemetry.io/otel/propagation"
 	sdkresource "go.opentelemetry.io/otel/sdk/resource"
@@ -170,9 +172,9 @@ type telemetry struct {
 
 func setupTelemetry(ctx context.Context, cfg config, out io.Writer) (*telemetry, error) {
 	tel := &telemetry{}
-	res, err := sdkresource.Merge(sdkresource.Default(), sdkresource.Environment())
+	res, err := serviceResource(ctx)
 	if err != nil {
-		res = sdkresource.Environment()
+		return nil, fmt.Errorf("resource: %w", err)
 	}
 	if cfg.observability {
 		exp, err := otlptracehttp.New(ctx) // OTEL_EXPORTER_OTLP_(TRACES_)ENDPOINT etc.
@@ -230,6 +232,29 @@ func setupTelemetry(ctx context.Context, cfg config, out io.Writer) (*telemetry,
 		auditlog.Register(tel.sink)
 	}
 	return tel, nil
+}
+
+// serviceResource describes this process on both pipelines: the SDK's
+// defaults, service.version (the module version the binary was built
+// from), service.instance.id (the audit stream's id, so that a trace and an
+// audit record of one process carry the same one) and host.name; the
+// OTEL_SERVICE_NAME / OTEL_RESOURCE_ATTRIBUTES environment wins.
+func serviceResource(ctx context.Context) (*sdkresource.Resource, error) {
+	version := "devel"
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+		version = bi.Main.Version
+	}
+	ident, err := sdkresource.New(ctx, sdkresource.WithHost(), sdkresource.WithAttributes(
+		attribute.String("service.version", version),
+		attribute.String("service.instance.id", auditlog.Default().Stream())))
+	if err != nil {
+		return nil, err
+	}
+	res, err := sdkresource.Merge(sdkresource.Default(), ident)
+	if err != nil {
+		return nil, err
+	}
+	return sdkresource.Merge(res, sdkresource.Environment())
 }
 
 // shutdown flushes both pipelines; it reports what could not be delivered.

@@ -111,7 +111,7 @@ func TestServiceIsolation(t *testing.T) {
 	if len(viol) != 1 || viol[0].Tenant != "globex" || viol[0].AttemptedTenant != "acme" {
 		t.Fatalf("violation record: %+v", viol)
 	}
-	traceID := rec.Header().Get("Traceparent-Id")
+	traceID := traceOf(t, rec.Header())
 	if viol[0].TraceID != traceID || traceID == "" {
 		t.Fatalf("violation trace %q, request trace %q", viol[0].TraceID, traceID)
 	}
@@ -276,5 +276,36 @@ func TestAuditDeliveryFlags(t *testing.T) {
 		if _, err := parseConfig(append([]string{"-audit", "otlp"}, tc.args...)); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%v: %v, want an error naming %s", tc.args, err, tc.want)
 		}
+	}
+}
+
+// traceOf returns the trace id of a W3C traceresponse header
+// (version-traceid-spanid-flags).
+func traceOf(t *testing.T, h http.Header) string {
+	t.Helper()
+	parts := strings.Split(h.Get("traceresponse"), "-")
+	if len(parts) != 4 || parts[0] != "00" || len(parts[1]) != 32 || len(parts[2]) != 16 || len(parts[3]) != 2 {
+		t.Fatalf("traceresponse %q is not version 00 with a trace id, a span id and flags", h.Get("traceresponse"))
+	}
+	return parts[1]
+}
+
+// TestServiceResource: both pipelines describe the process with
+// service.version, service.instance.id (the audit stream's id) and
+// host.name; the environment names the service.
+func TestServiceResource(t *testing.T) {
+	t.Setenv("OTEL_SERVICE_NAME", "invoices-test")
+	t.Setenv("OTEL_RESOURCE_ATTRIBUTES", "")
+	res, err := serviceResource(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for _, kv := range res.Attributes() {
+		got[string(kv.Key)] = kv.Value.Emit()
+	}
+	if got["service.name"] != "invoices-test" || got["service.version"] == "" || got["host.name"] == "" ||
+		got["service.instance.id"] != auditlog.Default().Stream() {
+		t.Fatalf("resource %v", got)
 	}
 }
