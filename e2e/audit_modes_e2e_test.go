@@ -264,7 +264,9 @@ func TestAuditDeliveryLatencyCollectorDown(t *testing.T) {
 		}
 		report = append(report, fmt.Sprintf("%s p50 %v p99 %v", mode, percentile(lat, 0.50), percentile(lat, 0.99)))
 		_ = svc.cmd.Process.Kill() // nothing to flush: the Collector is down
-		<-svc.done
+		if err := <-svc.done; err == nil {
+			t.Logf("%s: the killed service exited cleanly", mode)
+		}
 	}
 	t.Logf("request latency with the Collector down: %s", strings.Join(report, "; "))
 }

@@ -302,7 +302,7 @@ func TestServiceResource(t *testing.T) {
 	}
 	got := map[string]string{}
 	for _, kv := range res.Attributes() {
-		got[string(kv.Key)] = kv.Value.Emit()
+		got[string(kv.Key)] = kv.Value.String()
 	}
 	if got["service.name"] != "invoices-test" || got["service.version"] == "" || got["host.name"] == "" ||
 		got["service.instance.id"] != auditlog.Default().Stream() {
