@@ -73,7 +73,8 @@ help: ## Show this help.
 	@echo 'Tools cache: $(TOOLS_BIN)'
 
 .PHONY: test
-test: ## Full test suite with the race detector (PostgreSQL/MariaDB tiers via TS_PG_DSN, TS_MYSQL_DSN).
+test: ## Full test suite with the race detector (PostgreSQL/MariaDB tiers via TS_PG_DSN, TS_MYSQL_DSN); prints which tiers run.
+	cd '$(ROOT)' && $(GO) run ./internal/cmd/dbtiers
 	cd '$(ROOT)' && $(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) ./...
 
 # The randomized isolation test runs 10 000 operations per database in
