@@ -89,10 +89,10 @@ func main() {
 		dsn = defaultDSN
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
-	defer stop()
-	if _, err := run(ctx, dsn, *schema, os.Stdout); err != nil {
+	_, err := run(ctx, dsn, *schema, os.Stdout)
+	stop()
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "worker:", err)
-		stop()
 		os.Exit(1)
 	}
 }

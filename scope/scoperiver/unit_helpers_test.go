@@ -62,7 +62,7 @@ func newMiddleware(t testing.TB, kr *scoperiver.Keyring, a *audit) *scoperiver.M
 func attrOf(e auditlog.Event, key string) string {
 	for _, kv := range e.Attributes {
 		if string(kv.Key) == key {
-			return kv.Value.Emit()
+			return kv.Value.String()
 		}
 	}
 	return ""
