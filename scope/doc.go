@@ -35,12 +35,17 @@
 // [DenyByDefault], [AllowTables] and [Chain] are provided, and
 // [Binder.Evaluate] records the decision as POLICY_ALLOW or POLICY_DENY.
 //
+// Work that outlives its request (a goroutine started by a handler) keeps
+// the tenant with [Detach], which drops the request's cancellation but not
+// its tenant, or [Go], which runs a function as a unit of work of its own on
+// such a context; both refuse to start work when no tenant is bound.
+//
 // # API
 //
 // Tenants: [Tenant], [Parse], [MustParse], [Validator] ([DefaultValidator],
 // [SetDefaultValidator]). Context: [NewContext], [FromContext], [Require],
 // [WithRoles], [RolesFromContext], [CacheKey] (a shared cache's key scoped
-// to the bound tenant). Lifecycle: [Bind], [Run], [Switch],
+// to the bound tenant). Lifecycle: [Bind], [Run], [Switch], [Detach], [Go],
 // [Binding], [Binder] ([NewBinder], [DefaultBinder], [WithAuditBus],
 // [WithObserver]). Bypass: [WithBypass], [BypassFromContext],
 // [WithoutBypass]. Policies: [Policy], [PolicyFunc], [Operation], [Action],

@@ -89,3 +89,28 @@ func ExampleCacheKey() {
 	// t4:acme:invoices:list
 	// true
 }
+
+// Go carries the request's tenant into work that outlives the request, and
+// refuses to start work for no tenant.
+func ExampleGo() {
+	acme := scope.MustParse("acme")
+	request, cancel := context.WithCancel(scope.NewContext(context.Background(), acme))
+	done := make(chan struct{})
+	err := scope.Go(request, func(ctx context.Context) error {
+		defer close(done)
+		t, _ := scope.Require(ctx)
+		fmt.Println("background work for", t, "cancelled:", ctx.Err() != nil)
+		return nil
+	})
+	cancel() // the request ends; the work goes on
+	if err != nil {
+		fmt.Println(err)
+	}
+	<-done
+
+	err = scope.Go(context.Background(), func(context.Context) error { return nil })
+	fmt.Println(errors.Is(err, scope.ErrNoTenant))
+	// Output:
+	// background work for acme cancelled: false
+	// true
+}

@@ -92,6 +92,13 @@ const xTools = "golang.org/x/tools"
 // module.
 const telemetryPkg = "internal/telemetry"
 
+// riverRoot is the prefix of River's modules (the job queue and its
+// drivers and contrib packages).
+const riverRoot = "github.com/riverqueue/"
+
+// riverDoor is the only library package that may depend on River.
+const riverDoor = "scope/scoperiver"
+
 // bunhookInternal is the directory of bunhook's building blocks (the SQL
 // verifier, the driver layer, access to bun internals). Each is a leaf
 // below bunhook: it imports nothing of the module but telemetryPkg, so that
@@ -172,6 +179,16 @@ func rules() []layerRule {
 			},
 			forbids: func(_, dep, depRel string, inModule bool) bool {
 				return inModule && inTree(depRel, "tenantvet") || !inModule && inTree(dep, xTools)
+			},
+		},
+		{
+			name: "river-only-in-scoperiver",
+			why:  "only scope/scoperiver (and examples) may depend on River, so that the core packages and users who do not run River do not build it",
+			appliesTo: func(rel string) bool {
+				return !inTree(rel, riverDoor) && !inTree(rel, "examples")
+			},
+			forbids: func(_, dep, _ string, inModule bool) bool {
+				return !inModule && strings.HasPrefix(dep, riverRoot)
 			},
 		},
 		{
@@ -495,6 +512,29 @@ func TestCheck(t *testing.T) {
 				"analysis-tools-only examples/internal/seed -> " + xTools + "/go/packages",
 				"analysis-tools-only examples/quickstart -> " + xTools + "/go/packages",
 				"analysis-tools-only scope -> " + xTools + "/go/packages",
+			},
+		},
+		{
+			name: "scoperiver and examples import River",
+			add: map[string][]string{
+				m + "/scope/scoperiver":       {m + "/scope", riverRoot + "river"},
+				m + "/examples/worker":        {m + "/scope/scoperiver", riverRoot + "river/riverdriver/riverpgxv5"},
+				riverRoot + "river":           {riverRoot + "river/rivertype"},
+				riverRoot + "river/rivertype": nil,
+			},
+		},
+		{
+			name: "the core reaches River",
+			add: map[string][]string{
+				m + "/bunhook":                {riverRoot + "river/rivertype"},
+				m + "/scope/scopehttp":        {m + "/scope/scoperiver"},
+				m + "/scope/scoperiver":       {riverRoot + "river"},
+				riverRoot + "river":           {riverRoot + "river/rivertype"},
+				riverRoot + "river/rivertype": nil,
+			},
+			want: []string{
+				"river-only-in-scoperiver bunhook -> " + riverRoot + "river/rivertype",
+				"river-only-in-scoperiver scope/scopehttp -> " + riverRoot + "river",
 			},
 		},
 		{
