@@ -133,10 +133,10 @@ func (i *Interceptor) unary(ctx context.Context, req any, info *grpc.UnaryServer
 	}
 	defer func() {
 		if p := recover(); p != nil {
-			c.end(&scope.PanicError{Value: p}, codes.Unknown)
+			c.end(&scope.PanicError{Value: p}, codes.Unknown, true)
 			panic(p)
 		}
-		c.end(err, status.Code(err))
+		c.end(err, status.Code(err), false)
 	}()
 	return handler(c.ctx, req)
 }
@@ -160,10 +160,10 @@ func (i *Interceptor) stream(srv any, ss grpc.ServerStream, info *grpc.StreamSer
 	}
 	defer func() {
 		if p := recover(); p != nil {
-			c.end(&scope.PanicError{Value: p}, codes.Unknown)
+			c.end(&scope.PanicError{Value: p}, codes.Unknown, true)
 			panic(p)
 		}
-		c.end(err, status.Code(err))
+		c.end(err, status.Code(err), false)
 	}()
 	return handler(srv, bs)
 }
@@ -235,11 +235,12 @@ func (i *Interceptor) admit(ctx context.Context, method string) (call, error) {
 	return call{i: i, ctx: bctx, outer: ctx, t: t, b: b, bound: true, ownEnd: own}, nil
 }
 
-// end ends the binding with the handler's outcome.
-func (c *call) end(err error, code codes.Code) {
+// end ends the binding with the handler's outcome: err is the handler's
+// error, or a *scope.PanicError when panicked.
+func (c *call) end(err error, code codes.Code, panicked bool) {
 	var endErr error
 	switch {
-	case errors.As(err, new(*scope.PanicError)):
+	case panicked:
 		endErr = err
 	case serverFailure(code):
 		endErr = &StatusError{Code: code}
