@@ -184,7 +184,7 @@ func demo(ctx context.Context, addr string, out io.Writer) error {
 		for _, a := range c.amounts {
 			if err := cc.Invoke(cctx, methodCreate, wrapperspb.Int64(a), new(structpb.Struct)); err != nil {
 				span.End()
-				return fmt.Errorf("Create for %s: %w", c.tenant, err)
+				return fmt.Errorf("create for %s: %w", c.tenant, err)
 			}
 		}
 		n, err := list(cctx, cc, out, c.tenant)

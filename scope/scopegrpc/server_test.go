@@ -107,7 +107,7 @@ func TestRealServer(t *testing.T) {
 func attrMap(e auditlog.Event) map[string]string {
 	m := map[string]string{}
 	for _, kv := range e.Attributes {
-		m[string(kv.Key)] = kv.Value.Emit()
+		m[string(kv.Key)] = kv.Value.String()
 	}
 	return m
 }

@@ -65,7 +65,7 @@ func (rt tracing) RoundTrip(r *http.Request) (*http.Response, error) {
 	return rt.next.RoundTrip(r)
 }
 
-func get(t testing.TB, client *http.Client, ctx context.Context, url string, header http.Header) (int, string) {
+func get(ctx context.Context, t testing.TB, client *http.Client, url string, header http.Header) (int, string) {
 	t.Helper()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
@@ -130,13 +130,13 @@ func TestTwoServices(t *testing.T) {
 				http.Error(w, err.Error(), http.StatusBadGateway)
 				return
 			}
-			_, hb := get(t, toB, r.Context(), httpB.URL, nil)
+			_, hb := get(r.Context(), t, toB, httpB.URL, nil)
 			_, _ = io.WriteString(w, "grpc="+g+" stream="+strings.Join(s, ",")+" http="+hb)
 		}))))
 	defer httpA.Close()
 
 	plain := &http.Client{Transport: base}
-	code, body := get(t, plain, context.Background(), httpA.URL, http.Header{"Authorization": {"Bearer " + signJWT(t, jwtKey, "acme")}})
+	code, body := get(context.Background(), t, plain, httpA.URL, http.Header{"Authorization": {"Bearer " + signJWT(t, jwtKey, "acme")}})
 	if code != http.StatusOK || body != "grpc=acme stream=acme,acme http=acme" {
 		t.Fatalf("A answered %d %q", code, body)
 	}
@@ -197,7 +197,7 @@ func TestTwoServices(t *testing.T) {
 			if st := status.Convert(err); st.Code() != codes.Unauthenticated || !strings.HasPrefix(st.Message(), scopegrpc.MsgUnauthorized) {
 				t.Fatalf("gRPC: %v %q, want Unauthenticated", st.Code(), st.Message())
 			}
-			code, body := get(t, rawHTTP, tt.ctx, httpB.URL, hdr)
+			code, body := get(tt.ctx, t, rawHTTP, httpB.URL, hdr)
 			if code != http.StatusUnauthorized || strings.Contains(body, "acme") {
 				t.Fatalf("HTTP: %d %s, want 401", code, body)
 			}

@@ -78,25 +78,16 @@ func (e *Error) Is(target error) bool { return target == ErrInvalid || target ==
 
 // ErrorType returns a low-cardinality error.type.
 func (e *Error) ErrorType() string {
-	switch e.Kind {
-	case ErrTooLarge:
-		return "token.too_large"
-	case ErrMalformed:
-		return "token.malformed"
-	case ErrUnknownKey:
-		return "token.unknown_key"
-	case ErrBadSignature:
-		return "token.bad_signature"
-	case ErrExpired:
-		return "token.expired"
-	case ErrLifetime:
-		return "token.lifetime"
-	case ErrInvalidTenant:
-		return "token.invalid_tenant"
-	case ErrTraceMismatch:
-		return "token.trace_mismatch"
+	if t, ok := errorTypes[e.Kind]; ok {
+		return t
 	}
 	return "token.invalid"
+}
+
+var errorTypes = map[error]string{
+	ErrTooLarge: "token.too_large", ErrMalformed: "token.malformed", ErrUnknownKey: "token.unknown_key",
+	ErrBadSignature: "token.bad_signature", ErrExpired: "token.expired", ErrLifetime: "token.lifetime",
+	ErrInvalidTenant: "token.invalid_tenant", ErrTraceMismatch: "token.trace_mismatch",
 }
 
 func fail(kind error, reason string) *Error { return &Error{Kind: kind, Reason: reason} }
