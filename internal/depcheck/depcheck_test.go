@@ -87,6 +87,12 @@ func isOtelSDK(p string) bool {
 // xTools is the module of the go/analysis framework.
 const xTools = "golang.org/x/tools"
 
+// grpcDeps are the roots of gRPC and its OpenTelemetry instrumentation.
+var grpcDeps = []string{"google.golang.org/grpc", "go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc"}
+
+// grpcDoor is the package that may bring gRPC into the library.
+const grpcDoor = "scope/scopegrpc"
+
 // telemetryPkg is the leaf that names the module's version, scope names and
 // attribute keys; every package may import it and it imports nothing of the
 // module.
@@ -189,6 +195,24 @@ func rules() []layerRule {
 			},
 			forbids: func(_, dep, _ string, inModule bool) bool {
 				return !inModule && strings.HasPrefix(dep, riverRoot)
+			},
+		},
+		{
+			name: "grpc-door-only",
+			why:  "only scope/scopegrpc (and the OTLP exporter wiring of *otlp packages, and examples) may depend on gRPC or otelgrpc; the core packages must not pull gRPC into users' binaries",
+			appliesTo: func(rel string) bool {
+				return !inTree(rel, "examples") && !inTree(rel, "internal/cmd") && !inTree(rel, grpcDoor) && !sdkOptIn(rel)
+			},
+			forbids: func(_, dep, _ string, inModule bool) bool {
+				if inModule {
+					return false
+				}
+				for _, g := range grpcDeps {
+					if inTree(dep, g) {
+						return true
+					}
+				}
+				return false
 			},
 		},
 		{
@@ -550,6 +574,28 @@ func TestCheck(t *testing.T) {
 				"otel-sdk-opt-in bunhook -> " + otelSDK + "/trace",
 				"otel-sdk-opt-in scope -> " + otelSDK + "/trace",
 			},
+		},
+		{
+			name: "the gRPC door uses grpc and otelgrpc",
+			add: map[string][]string{
+				m + "/scope/scopegrpc":      {m + "/scope", "google.golang.org/grpc", grpcDeps[1] + "/otelgrpc"},
+				m + "/examples/grpcservice": {m + "/scope/scopegrpc", m + "/bunhook"},
+				m + "/auditlog/auditotlp":   {"google.golang.org/grpc"},
+			},
+		},
+		{
+			name: "scope imports grpc",
+			add:  map[string][]string{m + "/scope": {"google.golang.org/grpc/metadata"}},
+			// bunhook reaches gRPC through scope; the examples may.
+			want: []string{
+				"grpc-door-only bunhook -> google.golang.org/grpc/metadata",
+				"grpc-door-only scope -> google.golang.org/grpc/metadata",
+			},
+		},
+		{
+			name: "bunhook reaches otelgrpc through the gRPC door",
+			add:  map[string][]string{m + "/bunhook": {m + "/scope/scopegrpc"}, m + "/scope/scopegrpc": {grpcDeps[1] + "/otelgrpc"}},
+			want: []string{"grpc-door-only bunhook -> " + grpcDeps[1] + "/otelgrpc"},
 		},
 		{
 			name: "sdk reached through an otlp package",

@@ -135,6 +135,8 @@
 // [WithPolicy], [WithOptionalTenant], [WithRoute],
 // [WithRejectionHandler]). Strategies: [Strategy], [StrategyFunc], the
 // header, host and JWT strategies with their configs, [NewChain] and
-// [NewConsistentChain]. Refusals: [Rejection], [Problem], [WriteProblem],
+// [NewConsistentChain]. Between services: [NewTransport] and [Transport]
+// (forward the bound tenant as a signed propagation token of package
+// scopetoken), [NewTokenStrategy] and [TokenStrategy] (verify it). Refusals: [Rejection], [Problem], [WriteProblem],
 // [RejectionHandler], the Problem* type URIs and the errors.
 package scopehttp

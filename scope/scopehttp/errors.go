@@ -8,6 +8,7 @@ import (
 
 	"github.com/tenantshield/tenantshield-go/otelobs"
 	"github.com/tenantshield/tenantshield-go/scope"
+	"github.com/tenantshield/tenantshield-go/scope/internal/resolve"
 )
 
 // Sentinel errors of the strategies. Invalid tenant identifiers match
@@ -119,3 +120,32 @@ func (e *StatusError) Error() string {
 // ErrorType returns the status code, as the OpenTelemetry HTTP semantic
 // conventions do for server errors.
 func (e *StatusError) ErrorType() string { return strconv.Itoa(e.Code) }
+
+// convert turns an error of the shared resolution core into this package's
+// errors: its sentinel for "does not apply", a [*StrategyError] with this
+// package's class.
+func convert(err error) error {
+	if err == nil {
+		return nil
+	}
+	if errors.Is(err, resolve.ErrNotApplicable) {
+		return ErrNotApplicable
+	}
+	var re *resolve.Error
+	if !errors.As(err, &re) {
+		return err
+	}
+	se := &StrategyError{Strategy: re.Strategy, Reason: re.Reason, Cause: re.Cause, Challenge: re.Challenge}
+	switch re.Class {
+	case resolve.ClassMissingTenant:
+		se.Err = ErrMissingTenant
+	case resolve.ClassInvalidToken:
+		se.Err = ErrInvalidToken
+	default:
+		se.Err = scope.ErrInvalidTenant
+	}
+	return se
+}
+
+// prefixed adds the package's prefix to a configuration error of the core.
+func prefixed(err error) error { return fmt.Errorf("scopehttp: %w", err) }

@@ -1,12 +1,10 @@
 package scopehttp
 
 import (
-	"errors"
-	"fmt"
 	"net/http"
-	"strconv"
 
 	"github.com/tenantshield/tenantshield-go/scope"
+	"github.com/tenantshield/tenantshield-go/scope/internal/resolve"
 )
 
 // DefaultHeader is the header the header strategy reads unless configured
@@ -36,9 +34,7 @@ type HeaderConfig struct {
 // The header is chosen by the client: use it behind an authenticating proxy
 // that sets it, or check it against a credential with [NewConsistentChain].
 type HeaderStrategy struct {
-	key  string // canonical form of the header name
-	desc string
-	v    *scope.Validator
+	core resolve.Header
 }
 
 // NewHeaderStrategy returns a header strategy, or an error if cfg.Name is not
@@ -48,68 +44,25 @@ func NewHeaderStrategy(cfg HeaderConfig) (*HeaderStrategy, error) {
 	if name == "" {
 		name = DefaultHeader
 	}
-	if !validFieldName(name) {
-		return nil, fmt.Errorf("scopehttp: header name %s is not a valid HTTP field name", strconv.QuoteToASCII(name))
+	f, err := resolve.NewField(name)
+	if err != nil {
+		return nil, prefixed(err)
 	}
-	key := http.CanonicalHeaderKey(name)
-	return &HeaderStrategy{key: key, desc: "header " + key, v: cfg.Validator}, nil
+	return &HeaderStrategy{core: resolve.Header{Field: f, Desc: "header " + f.Canonical, V: cfg.Validator}}, nil
 }
 
 // Resolve returns the tenant named by the header, [ErrNotApplicable] when the
 // header is absent, or a [*StrategyError] matching [scope.ErrInvalidTenant].
 func (s *HeaderStrategy) Resolve(r *http.Request) (scope.Tenant, error) {
-	vals := r.Header[s.key]
-	switch len(vals) {
-	case 0:
-		return scope.Tenant{}, ErrNotApplicable
-	case 1:
-	default:
-		return scope.Tenant{}, &StrategyError{
-			Strategy: s.desc, Err: scope.ErrInvalidTenant,
-			Reason: s.desc + " was sent " + strconv.Itoa(len(vals)) + " times; send it once",
-		}
-	}
-	return parseTenant(validatorOr(s.v), vals[0], s.desc, s.desc)
+	t, err := s.core.Parse(r.Header[s.core.Field.Canonical])
+	return t, convert(err)
 }
 
 // String names the strategy in messages, e.g. "header X-Tenant-Id".
-func (s *HeaderStrategy) String() string { return s.desc }
-
-func validatorOr(v *scope.Validator) *scope.Validator {
-	if v == nil {
-		return scope.DefaultValidator()
-	}
-	return v
-}
+func (s *HeaderStrategy) String() string { return s.core.Desc }
 
 // parseTenant validates id, read by strategy from source.
 func parseTenant(v *scope.Validator, id, strategy, source string) (scope.Tenant, error) {
-	t, err := v.Parse(id)
-	if err == nil {
-		return t, nil
-	}
-	se := &StrategyError{Strategy: strategy, Err: scope.ErrInvalidTenant, Cause: err, Reason: "the tenant id from " + source + " is invalid"}
-	var ite *scope.InvalidTenantError
-	if errors.As(err, &ite) {
-		se.Reason = "the tenant id " + ite.ID + " from " + source + " is invalid: " + ite.Reason
-	}
-	return scope.Tenant{}, se
-}
-
-// validFieldName reports whether s is an RFC 9110 token.
-func validFieldName(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9':
-		case c == '!', c == '#', c == '$', c == '%', c == '&', c == '\'', c == '*', c == '+', c == '-', c == '.',
-			c == '^', c == '_', c == '`', c == '|', c == '~':
-		default:
-			return false
-		}
-	}
-	return true
+	t, err := resolve.ParseTenant(v, id, strategy, source)
+	return t, convert(err)
 }

@@ -139,7 +139,7 @@ func (s *HostStrategy) Resolve(r *http.Request) (scope.Tenant, error) {
 		if _, ok := s.reserved[label]; ok {
 			return scope.Tenant{}, ErrNotApplicable
 		}
-		return parseTenant(validatorOr(s.v), label, "host", "the host")
+		return parseTenant(s.v, label, "host", "the host")
 	}
 	return scope.Tenant{}, ErrNotApplicable
 }

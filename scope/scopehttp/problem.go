@@ -10,6 +10,7 @@ import (
 	"github.com/tenantshield/tenantshield-go/auditlog"
 	"github.com/tenantshield/tenantshield-go/otelobs"
 	"github.com/tenantshield/tenantshield-go/scope"
+	"github.com/tenantshield/tenantshield-go/scope/internal/resolve"
 )
 
 // Problem type URIs, one per rejection case. They are a stable contract:
@@ -180,4 +181,4 @@ func newInstance() string {
 
 // challengeInvalid is the WWW-Authenticate challenge for a bad bearer token
 // (RFC 6750).
-const challengeInvalid = `Bearer error="invalid_token"`
+const challengeInvalid = resolve.ChallengeInvalidToken

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/tenantshield/tenantshield-go/scope"
+	"github.com/tenantshield/tenantshield-go/scope/internal/resolve"
 )
 
 // Strategy resolves the tenant a request is for.
@@ -122,39 +123,17 @@ func (c *Chain) Resolve(r *http.Request) (scope.Tenant, error) {
 // subject of the strategy that resolved it (the first one that knows a
 // subject, in a consistent chain).
 func (c *Chain) ResolveSubject(r *http.Request) (scope.Tenant, string, error) {
-	var (
-		found   scope.Tenant
-		from    int
-		subject string
-	)
-	for i, s := range c.strategies {
-		t, sub, err := resolveSubject(s, r)
-		switch {
-		case errors.Is(err, ErrNotApplicable):
-			continue
-		case err != nil:
-			return scope.Tenant{}, "", err
-		case t.IsZero():
-			continue
-		}
-		if !c.consistent {
-			return t, sub, nil
-		}
-		if subject == "" {
-			subject = sub
-		}
-		if found.IsZero() {
-			found, from = t, i
-			continue
-		}
-		if t != found {
-			return scope.Tenant{}, "", &ConflictError{First: found, Second: t, FirstSource: c.names[from], SecondSource: c.names[i]}
-		}
+	t, sub, err := resolve.Chain(c.consistent, len(c.strategies), ErrNotApplicable, func(i int) (scope.Tenant, string, error) {
+		return resolveSubject(c.strategies[i], r)
+	})
+	var rc *resolve.Conflict
+	if errors.As(err, &rc) {
+		return scope.Tenant{}, "", &ConflictError{First: rc.First, Second: rc.Second, FirstSource: c.names[rc.FirstIndex], SecondSource: c.names[rc.SecondIndex]}
 	}
-	if found.IsZero() {
+	if errors.Is(err, resolve.ErrNotApplicable) {
 		return scope.Tenant{}, "", ErrNotApplicable
 	}
-	return found, subject, nil
+	return t, sub, err
 }
 
 // AuthScheme returns the scheme of the first strategy of the chain that is an
