@@ -3,8 +3,8 @@ package tenantvet
 import "golang.org/x/tools/go/analysis"
 
 // Analyzers returns the analyzers of tenantshieldvet: the fact producer
-// tenantowned, the checks rawsql, bypassreason, backgroundctx and
-// detachedctx, and tenantignore, which reports malformed ignore directives.
+// tenantowned, the checks rawsql, bypassreason, backgroundctx, detachedctx
+// and jobctx, and tenantignore, which reports malformed ignore directives.
 func Analyzers() []*analysis.Analyzer {
 	return []*analysis.Analyzer{
 		TenantOwnedAnalyzer,
@@ -12,6 +12,7 @@ func Analyzers() []*analysis.Analyzer {
 		BypassReasonAnalyzer,
 		BackgroundCtxAnalyzer,
 		DetachedCtxAnalyzer,
+		JobCtxAnalyzer,
 		DirectiveAnalyzer,
 	}
 }

@@ -14,7 +14,7 @@ import (
 const directivePrefix = "//tenantshield:ignore"
 
 // checkNames are the checks a directive may name.
-var checkNames = []string{"rawsql", "bypassreason", "backgroundctx", "detachedctx"}
+var checkNames = []string{"rawsql", "bypassreason", "backgroundctx", "detachedctx", "jobctx"}
 
 // directive is one //tenantshield:ignore comment.
 type directive struct {

@@ -49,7 +49,14 @@
 // given to scope.Run, Bind, NewContext or WithBypass binds a tenant or a
 // bypass explicitly and is not reported, nor one given to a bun query
 // (backgroundctx's). Functions without a context (main, init, workers)
-// start fresh by design and are not checked. Job queues are not followed.
+// start fresh by design and are not checked.
+//
+// jobctx reports River job inserts (Insert, InsertTx, InsertMany and their
+// Tx and Fast forms on a *river.Client) made with context.Background() or
+// context.TODO(): scope/scoperiver takes the job's tenant from that context,
+// so the insert can only fail with scope.ErrNoTenant. A single insert whose
+// arguments implement scoperiver.MaintenanceArgs is enqueued without a
+// tenant on purpose and is not reported.
 //
 // tenantignore reports malformed ignore directives (below).
 //
@@ -61,7 +68,7 @@
 //	//tenantshield:ignore rawsql DDL from quoted identifiers, caller holds a bypass
 //
 // The directive names one check (rawsql, bypassreason, backgroundctx,
-// detachedctx) and
+// detachedctx, jobctx) and
 // must give a reason; a directive without a reason silences nothing and is
 // itself reported by tenantignore.
 package tenantvet

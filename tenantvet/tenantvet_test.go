@@ -34,3 +34,7 @@ func TestDirectives(t *testing.T) {
 func TestDetachedCtx(t *testing.T) {
 	analysistest.Run(t, analysistest.TestData(), tenantvet.DetachedCtxAnalyzer, "detachedctx")
 }
+
+func TestJobCtx(t *testing.T) {
+	analysistest.Run(t, analysistest.TestData(), tenantvet.JobCtxAnalyzer, "jobctx")
+}
