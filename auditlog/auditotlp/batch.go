@@ -52,6 +52,7 @@ type lossProcessor struct {
 	flushMu sync.Mutex // one flush at a time: a failed export's losses are noted before the next export succeeds
 	mu      sync.Mutex
 	queue   []sdklog.Record
+	losses  []sdklog.Record // loss records: exported first, never dropped for room
 	lost    []lossRun // runs lost since the last loss records
 	overrun int       // records dropped in the current overflow
 	wake    chan struct{}
@@ -84,6 +85,19 @@ func (p *lossProcessor) configure(interval, timeout time.Duration, batch int) {
 
 // OnEmit queues a copy of r, dropping the oldest queued record when full.
 func (p *lossProcessor) OnEmit(_ context.Context, r *sdklog.Record) error {
+	if isLossRecord(r) {
+		// A loss record carries the account of what was lost: dropping it
+		// would lose that account with it. There is one per run of lost
+		// records, so these stay few.
+		p.mu.Lock()
+		p.losses = append(p.losses, r.Clone())
+		p.mu.Unlock()
+		select {
+		case p.wake <- struct{}{}:
+		default:
+		}
+		return nil
+	}
 	p.mu.Lock()
 	var dropped *sdklog.Record
 	if len(p.queue) >= p.size {
@@ -113,19 +127,46 @@ func (p *lossProcessor) OnEmit(_ context.Context, r *sdklog.Record) error {
 	return nil
 }
 
-// noteLost adds r's sequence number to the lost runs (p.mu held).
+// isLossRecord reports whether r is a loss record (a SINK_FAILURE naming
+// a run of lost sequence numbers).
+func isLossRecord(r *sdklog.Record) bool {
+	if r.EventName() != string(auditlog.SinkFailure) {
+		return false
+	}
+	found := false
+	r.WalkAttributes(func(kv attribute.KeyValue) bool {
+		found = kv.Key == AttrLossFirst
+		return !found
+	})
+	return found
+}
+
+// noteLost adds r's sequence number to the lost runs (p.mu held). When r
+// is itself a loss record, the run it names is noted again too, so that a
+// later loss record names it.
 func (p *lossProcessor) noteLost(r *sdklog.Record, cause string) {
-	var stream string
-	seq := int64(-1)
+	var stream, lossStream, lossCause string
+	seq, lossFirst, lossLast := int64(-1), int64(-1), int64(-1)
 	r.WalkAttributes(func(kv attribute.KeyValue) bool {
 		switch kv.Key {
 		case auditlog.AttrStream:
 			stream = kv.Value.AsString()
 		case "audit.sequence":
 			seq = kv.Value.AsInt64()
+		case AttrLossStream:
+			lossStream = kv.Value.AsString()
+		case AttrLossFirst:
+			lossFirst = kv.Value.AsInt64()
+		case AttrLossLast:
+			lossLast = kv.Value.AsInt64()
+		case AttrLossCause:
+			lossCause = kv.Value.AsString()
 		}
-		return stream == "" || seq < 0
+		return true
 	})
+	if lossFirst > 0 && lossLast >= lossFirst {
+		p.lost = append(p.lost, lossRun{stream: lossStream, first: lossFirst, last: lossLast, cause: lossCause})
+	}
 	if seq < 0 {
 		return
 	}
@@ -161,14 +202,17 @@ func (p *lossProcessor) flush(ctx context.Context, all bool) {
 	defer p.flushMu.Unlock()
 	for {
 		p.mu.Lock()
-		n := min(len(p.queue), p.batch)
-		if n == 0 {
+		// Loss records first: they are few, and say what the rest lacks.
+		nl := min(len(p.losses), p.batch)
+		n := min(len(p.queue), p.batch-nl)
+		if nl+n == 0 {
 			p.mu.Unlock()
 			return
 		}
-		recs := append([]sdklog.Record(nil), p.queue[:n]...)
-		p.queue = p.queue[n:]
-		more := len(p.queue) >= p.batch
+		recs := make([]sdklog.Record, 0, nl+n)
+		recs = append(append(recs, p.losses[:nl]...), p.queue[:n]...)
+		p.losses, p.queue = p.losses[nl:], p.queue[n:]
+		more := len(p.queue)+len(p.losses) >= p.batch
 		p.mu.Unlock()
 		p.export(ctx, recs)
 		if !all && !more {
@@ -197,7 +241,7 @@ func (p *lossProcessor) export(ctx context.Context, recs []sdklog.Record) {
 		p.stats.exported.Add(uint64(len(recs)))
 	}
 	p.mu.Lock()
-	lost := p.lost
+	lost := coalesce(p.lost)
 	p.lost, p.overrun = nil, 0
 	p.mu.Unlock()
 	// The pipeline works again: the trail names what it lost.
