@@ -53,8 +53,8 @@ type lossProcessor struct {
 	mu      sync.Mutex
 	queue   []sdklog.Record
 	losses  []sdklog.Record // loss records: exported first, never dropped for room
-	lost    []lossRun // runs lost since the last loss records
-	overrun int       // records dropped in the current overflow
+	lost    []lossRun       // runs lost since the last loss records
+	overrun int             // records dropped in the current overflow
 	wake    chan struct{}
 	stop    chan struct{}
 	done    chan struct{}
