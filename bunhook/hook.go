@@ -47,6 +47,14 @@ func (h *queryHook) BeforeQuery(ctx context.Context, ev *bun.QueryEvent) context
 	}
 	sctx, span := e.startGuardSpan(ctx, ev)
 	d := e.decide(sctx, span, g, st)
+	if e.attached {
+		// No driver layer to carry the decision out: a refusal travels
+		// as a context that is done already (see Attach).
+		if d.veto != nil {
+			return &vetoCtx{Context: ctx, err: d.veto}
+		}
+		return ctx
+	}
 	if d.to != "" {
 		ev.Query = d.to // later hooks (bunotel) record what runs
 	}

@@ -93,6 +93,10 @@ func (e *Enforcer) decide(ctx context.Context, span trace.Span, g *sqlguard.Guar
 		return d
 	}
 
+	if to != "" && e.attached {
+		d.veto = e.record(ctx, span, attachedRescope(&v, tenant))
+		return d
+	}
 	d.to = to // later hooks (bunotel) record it, even when the policy denies it
 
 	// 4. Policy.

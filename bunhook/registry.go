@@ -39,6 +39,7 @@ type Enforcer struct {
 	mode        atomic.Int32
 	allowDupKey bool
 	rls         bool
+	attached    bool // made by Attach: no driver layer (see Coverage)
 	folding     bool // tenant ids must be canonical (CollationFolding)
 	dialect     sqlguard.Dialect
 	system      string // db.system.name
@@ -102,8 +103,9 @@ func (e *Enforcer) rebuild() {
 		sqlguard.WithShared(e.sharedNames...), sqlguard.WithFunctions(e.functions...)))
 }
 
-// EnforcerOf returns the Enforcer of a *bun.DB opened with [Open] (or any
-// clone of it, and any *bun.DB built over the same *sql.DB).
+// EnforcerOf returns the Enforcer of a *bun.DB opened with [Open] or made
+// by [Attach] (or any clone of it, and any *bun.DB built over the same
+// *sql.DB).
 func EnforcerOf(db *bun.DB) (*Enforcer, bool) {
 	if db == nil {
 		return nil, false
@@ -113,8 +115,10 @@ func EnforcerOf(db *bun.DB) (*Enforcer, bool) {
 }
 
 func enforcerOfSQL(sqldb *sql.DB) *Enforcer {
-	e, _ := driverwrap.OwnerOf(sqldb).(*Enforcer)
-	return e
+	if e, ok := driverwrap.OwnerOf(sqldb).(*Enforcer); ok {
+		return e
+	}
+	return attachedEnforcer(sqldb)
 }
 
 // Mode returns the current enforcement mode.
