@@ -44,8 +44,8 @@ func (e *Enforcer) Coverage() Coverage {
 		"statements bun runs without a model hook that need the tenant predicate added (Count, Exists, Rows, " +
 			"SelectQuery.Exec of a tenant model) are refused (ErrAttached) instead of rescoped",
 		"a vetoed statement is stopped by a context that is already done: database/sql checks it before it takes a " +
-			"connection from the pool or a transaction, but not on a bun.Conn (a reserved connection), where the driver " +
-			"may run the statement anyway",
+			"connection from the pool or runs in a transaction, but not on a bun.Conn (a reserved connection), where it " +
+			"is up to the driver: SQLite (sqliteshim), pgx and the MySQL driver refuse it, pgdriver runs it",
 		"a bun.ConnResolver (read replicas) is not checked",
 	}
 	if e.dialect == sqlguard.Postgres {

@@ -177,6 +177,23 @@ func TestAttachSaysWhatItLacks(t *testing.T) {
 		if got := td.rawString(t, "SELECT count(*) FROM invoices WHERE number = 'unseen'"); got != "3" {
 			t.Fatalf("%s rows changed through db.DB, want the 3 of B (the documented gap)", got)
 		}
+		// A reserved connection: database/sql leaves the done context to
+		// the driver. pgdriver sends the statement anyway (the gap
+		// Coverage names); the others refuse it.
+		conn, err := db.Conn(tenantCtx(t, "A"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = conn.ExecContext(tenantCtx(t, "A"), "UPDATE invoices SET number = 'via-conn'")
+		_ = conn.Close()
+		changed := td.rawString(t, "SELECT count(*) FROM invoices WHERE number = 'via-conn'")
+		if td.kind == "pg" {
+			if err != nil || changed != "6" {
+				t.Fatalf("pgdriver on a bun.Conn: %v, %s rows changed; Coverage says it runs the statement: update it", err, changed)
+			}
+		} else if !errors.Is(err, scope.ErrUnscopedQuery) || changed != "0" {
+			t.Fatalf("%s on a bun.Conn: %v, %s rows changed; want the refusal", td.kind, err, changed)
+		}
 		if _, err := bunhook.Attach(plain); err == nil {
 			t.Fatal("a second Attach of the same pool is accepted")
 		}
