@@ -43,7 +43,7 @@
 //	| tenantshield.audit.records.exported | Int64ObservableCounter        | {record}   |                                                                             |
 //	| tenantshield.audit.records.failed   | Int64ObservableCounter        | {record}   |                                                                             |
 //	| tenantshield.audit.records.dropped  | Int64ObservableCounter        | {record}   |                                                                             |
-//	| tenantshield.audit.records.retried  | Int64ObservableCounter        | {record}   |                                                                             |
+//	| tenantshield.audit.export.retries   | Int64ObservableCounter        | {export}   |                                                                             |
 //	| tenantshield.audit.queue.size       | Int64ObservableUpDownCounter  | {record}   | audit.queue (memory, spool)                                                 |
 //
 // tenant.decision is the value the trace path sets on the guard's span:

@@ -28,7 +28,7 @@ const (
 	MetricAuditExported  = telemetry.MetricAuditExported  // Int64ObservableCounter, {record}
 	MetricAuditFailed    = telemetry.MetricAuditFailed    // Int64ObservableCounter, {record}
 	MetricAuditDropped   = telemetry.MetricAuditDropped   // Int64ObservableCounter, {record}
-	MetricAuditRetried   = telemetry.MetricAuditRetried   // Int64ObservableCounter, {record}
+	MetricAuditRetries   = telemetry.MetricAuditRetries   // Int64ObservableCounter, {export}
 	MetricAuditQueueSize = telemetry.MetricAuditQueueSize // Int64ObservableUpDownCounter, {record}
 )
 

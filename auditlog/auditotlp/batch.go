@@ -93,6 +93,7 @@ func (p *lossProcessor) OnEmit(_ context.Context, r *sdklog.Record) error {
 		p.overrun++
 	}
 	p.queue = append(p.queue, r.Clone())
+	p.noteQueued()
 	full := len(p.queue) >= p.batch
 	overrun := p.overrun
 	p.mu.Unlock()
@@ -111,6 +112,13 @@ func (p *lossProcessor) OnEmit(_ context.Context, r *sdklog.Record) error {
 		}
 	}
 	return nil
+}
+
+// noteQueued sets Stats.Queued to the queue's length (p.mu held).
+func (p *lossProcessor) noteQueued() {
+	if p.stats != nil {
+		p.stats.queued.Store(uint64(len(p.queue)))
+	}
 }
 
 // noteLost adds r's sequence number to the lost runs (p.mu held).
@@ -168,6 +176,7 @@ func (p *lossProcessor) flush(ctx context.Context, all bool) {
 		}
 		recs := append([]sdklog.Record(nil), p.queue[:n]...)
 		p.queue = p.queue[n:]
+		p.noteQueued()
 		more := len(p.queue) >= p.batch
 		p.mu.Unlock()
 		p.export(ctx, recs)

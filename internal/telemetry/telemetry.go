@@ -43,7 +43,7 @@ const (
 	MetricAuditExported  = "tenantshield.audit.records.exported"
 	MetricAuditFailed    = "tenantshield.audit.records.failed"
 	MetricAuditDropped   = "tenantshield.audit.records.dropped"
-	MetricAuditRetried   = "tenantshield.audit.records.retried"
+	MetricAuditRetries   = "tenantshield.audit.export.retries"
 	MetricAuditQueueSize = "tenantshield.audit.queue.size"
 )
 
