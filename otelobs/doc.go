@@ -32,7 +32,7 @@
 // MeterProvider unless one is given with [WithMeterProvider]; its meter
 // carries [ScopeName] and [Version]. Off, a Record method costs one atomic
 // load and allocates nothing; on, it allocates nothing either (attribute sets
-// are built once per combination) and costs well under 100 ns.
+// are built once per combination).
 //
 //	| instrument                          | kind                          | unit       | attributes                                                                  |
 //	|-------------------------------------|-------------------------------|------------|-----------------------------------------------------------------------------|
