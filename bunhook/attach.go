@@ -93,7 +93,7 @@ func Attach(db *bun.DB, opts ...Option) (*bun.DB, error) {
 	if driverwrap.OwnerOf(db.DB) != nil {
 		return nil, errors.New("bunhook.Attach: this DB was opened with bunhook.Open and has every layer already")
 	}
-	c := &config{bus: auditlog.Default(), obs: otelobs.Default(), rls: true}
+	c := &config{bus: auditlog.Default(), obs: otelobs.Default(), metrics: otelobs.DefaultMetrics(), rls: true}
 	for _, o := range opts {
 		o.apply(c)
 	}

@@ -45,7 +45,10 @@ func (gt *gate) Statement(ctx context.Context, query string) (string, error) {
 	if !g.Mentions(query) {
 		return query, e.admit(ctx, g, query)
 	}
-	if d := e.decide(ctx, nil, g, statement{query: query}); d.veto != nil {
+	timer := e.metrics.StartGuard()
+	d := e.decide(ctx, nil, g, statement{query: query})
+	timer.Stop(ctx, e.system, d.op)
+	if d.veto != nil {
 		return "", d.veto
 	}
 	return query, nil

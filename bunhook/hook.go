@@ -34,6 +34,7 @@ type stashKey struct{}
 // BeforeQuery decides the statement and marks its context with the decision.
 func (h *queryHook) BeforeQuery(ctx context.Context, ev *bun.QueryEvent) context.Context {
 	e := h.e
+	timer := e.metrics.StartGuard() // classifying is part of deciding
 	g := e.guard.Load()
 	st := statement{query: ev.Query, iq: ev.IQuery, hooked: true}
 	// 1. classify. A statement whose shape the guard verified before for
@@ -47,6 +48,7 @@ func (h *queryHook) BeforeQuery(ctx context.Context, ev *bun.QueryEvent) context
 	}
 	sctx, span := e.startGuardSpan(ctx, ev)
 	d := e.decide(sctx, span, g, st)
+	timer.Stop(ctx, e.system, d.op)
 	if e.attached {
 		// No driver layer to carry the decision out: a refusal travels
 		// as a context that is done already (see Attach).

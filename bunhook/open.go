@@ -27,7 +27,7 @@ func Open(connector driver.Connector, d schema.Dialect, opts ...Option) (*bun.DB
 	if connector == nil || d == nil {
 		return nil, errors.New("bunhook.Open needs a driver.Connector and a bun dialect")
 	}
-	c := &config{bus: auditlog.Default(), obs: otelobs.Default(), rls: true}
+	c := &config{bus: auditlog.Default(), obs: otelobs.Default(), metrics: otelobs.DefaultMetrics(), rls: true}
 	for _, o := range opts {
 		o.apply(c)
 	}

@@ -41,6 +41,7 @@ const RLSSetting = "app.tenant_id"
 type config struct {
 	bus         *auditlog.Bus
 	obs         *otelobs.Observer
+	metrics     *otelobs.Metrics
 	mode        Mode
 	models      []any
 	tables      map[string]string
@@ -111,6 +112,18 @@ func WithObserver(obs *otelobs.Observer) Option {
 	return optionFunc(func(c *config) {
 		if obs != nil {
 			c.obs = obs
+		}
+	})
+}
+
+// WithMetrics sets the metrics the guard records its decisions
+// (tenantshield.decisions) and the time it takes to make them
+// (tenantshield.guard.duration) on (default: otelobs.DefaultMetrics(), off
+// until otelobs.ConfigureMetrics turns it on).
+func WithMetrics(m *otelobs.Metrics) Option {
+	return optionFunc(func(c *config) {
+		if m != nil {
+			c.metrics = m
 		}
 	})
 }

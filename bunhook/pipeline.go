@@ -49,6 +49,7 @@ type decision struct {
 	query string // the statement decided on
 	veto  error  // return this error instead of running the statement
 	to    string // run this instead of query (re-rendered with the tenant predicate)
+	op    string // db.operation.name, for the guard-duration metric
 }
 
 // decide runs steps 2 to 6 for a statement that names a tenant-owned table
@@ -60,6 +61,7 @@ func (e *Enforcer) decide(ctx context.Context, span trace.Span, g *sqlguard.Guar
 	if b, ok := scope.BypassFromContext(ctx); ok {
 		t, _ := scope.FromContext(ctx)
 		v := g.Check(st.query, "")
+		d.op = v.Operation
 		o := verdictOutcome(bypassed, &v, t.String())
 		o.bypass, o.reason = b, b.Reason
 		// nil unless a blocking audit sink could not record the bypass
@@ -73,12 +75,14 @@ func (e *Enforcer) decide(ctx context.Context, span trace.Span, g *sqlguard.Guar
 	t, err := scope.Require(ctx)
 	if err != nil {
 		v := g.Check(st.query, "")
+		d.op = v.Operation
 		d.veto = e.record(ctx, span, noTenant(verdictOutcome(violated, &v, ""), err))
 		return d
 	}
 	tenant := t.String()
 	if e.folding && !canonical(tenant) {
 		v := g.Check(st.query, "")
+		d.op = v.Operation
 		o := verdictOutcome(violated, &v, tenant)
 		o.err, o.reason, o.fix = ErrFoldedTenant, "the tenant id is not canonical for a case- or accent-insensitive tenant column", fixFolded
 		d.veto = e.record(ctx, span, &o)
@@ -87,6 +91,7 @@ func (e *Enforcer) decide(ctx context.Context, span trace.Span, g *sqlguard.Guar
 
 	// 3. Verify, and rescope what bun did not hook.
 	v, to := e.verify(g, st, tenant)
+	d.op = v.Operation
 	if !v.OK() {
 		raw := st.iq == nil || isRaw(st.iq)
 		d.veto = e.record(ctx, span, findingViolation(&v, tenant, raw, st.hooked))

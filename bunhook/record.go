@@ -77,6 +77,9 @@ func (e *Enforcer) record(ctx context.Context, span trace.Span, o *outcome) erro
 	if e.obs.Enabled() && o.kind != allowed {
 		e.traceOutcome(ctx, span, o, report, err)
 	}
+	if e.metrics.Enabled() {
+		e.countDecision(ctx, o, report, err)
+	}
 	if report {
 		return nil
 	}
@@ -170,6 +173,36 @@ func (e *Enforcer) traceOutcome(ctx context.Context, span trace.Span, o *outcome
 }
 
 var attrRewritten = otelobs.AttrRewritten.Bool(true)
+
+// countDecision adds o to the decisions metric with the outcome the
+// operation got: a bypass or a policy allow that a blocking audit sink
+// could not record (err) is blocked; a policy allow is otherwise not a
+// decision of its own (the statement's is counted when it is scoped).
+// A statement on several tables has no db.collection.name.
+func (e *Enforcer) countDecision(ctx context.Context, o *outcome, report bool, err error) {
+	var oc otelobs.Outcome
+	switch o.kind {
+	case scoped:
+		oc = otelobs.OutcomeScoped
+	case bypassed:
+		oc = pick(err != nil, otelobs.OutcomeBlocked, otelobs.OutcomeBypassed)
+	case violated:
+		oc = pick(report, otelobs.OutcomeReported, otelobs.OutcomeBlocked)
+	case denied:
+		oc = pick(report, otelobs.OutcomeReported, otelobs.OutcomeDenied)
+	default: // allowed
+		if err == nil {
+			return
+		}
+		oc = otelobs.OutcomeBlocked
+	}
+	table := o.table
+	if table == "" && o.tables.Len() == 1 {
+		table = o.tables.At(0)
+	}
+	e.metrics.RecordDecision(ctx, otelobs.DecisionAttributes{Outcome: oc, System: e.system, Operation: o.op, Table: table,
+		Tenant: o.bound})
+}
 
 // decorate names the guard's span after the statement and sets the decision
 // on it.

@@ -36,6 +36,7 @@ type Enforcer struct {
 	policyAllow bool
 	bus         *auditlog.Bus
 	obs         *otelobs.Observer
+	metrics     *otelobs.Metrics
 	mode        atomic.Int32
 	allowDupKey bool
 	rls         bool
@@ -62,7 +63,7 @@ type Enforcer struct {
 }
 
 func newEnforcer(d schema.Dialect, c *config) *Enforcer {
-	e := &Enforcer{policy: c.policy, policyAllow: c.policyAllow, bus: c.bus, obs: c.obs, allowDupKey: c.allowDupKey,
+	e := &Enforcer{policy: c.policy, policyAllow: c.policyAllow, bus: c.bus, obs: c.obs, metrics: c.metrics, allowDupKey: c.allowDupKey,
 		tables: map[string]string{}, owners: map[string]string{}, shared: map[string]string{}}
 	e.mode.Store(int32(c.mode))
 	switch d.Name() {

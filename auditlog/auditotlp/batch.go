@@ -107,6 +107,7 @@ func (p *lossProcessor) OnEmit(_ context.Context, r *sdklog.Record) error {
 		p.overrun++
 	}
 	p.queue = append(p.queue, r.Clone())
+	p.noteQueued()
 	full := len(p.queue) >= p.batch
 	overrun := p.overrun
 	p.mu.Unlock()
@@ -125,6 +126,13 @@ func (p *lossProcessor) OnEmit(_ context.Context, r *sdklog.Record) error {
 		}
 	}
 	return nil
+}
+
+// noteQueued sets Stats.Queued to the queue's length (p.mu held).
+func (p *lossProcessor) noteQueued() {
+	if p.stats != nil {
+		p.stats.queued.Store(uint64(len(p.queue)))
+	}
 }
 
 // isLossRecord reports whether r is a loss record (a SINK_FAILURE naming
@@ -212,6 +220,7 @@ func (p *lossProcessor) flush(ctx context.Context, all bool) {
 		recs := make([]sdklog.Record, 0, nl+n)
 		recs = append(append(recs, p.losses[:nl]...), p.queue[:n]...)
 		p.losses, p.queue = p.losses[nl:], p.queue[n:]
+		p.noteQueued()
 		more := len(p.queue)+len(p.losses) >= p.batch
 		p.mu.Unlock()
 		p.export(ctx, recs)

@@ -28,6 +28,7 @@ type Stats struct {
 	Failed   uint64 // records the exporter failed to deliver (dropped)
 	Retries  uint64 // failed exports retried by a durable sink (nothing dropped)
 	Dropped  uint64 // records dropped from a full queue, counted as it happens (WithLossReports)
+	Queued   uint64 // records waiting in the batch mode's queue now
 }
 
 // Lost is the number of records emitted but not exported: Failed plus those
@@ -43,7 +44,7 @@ func (s Stats) Lost() uint64 {
 // use; pass it to [NewLoggerProvider] with [WithStats] and read it with
 // [ExportStats.Snapshot]. Safe for concurrent use.
 type ExportStats struct {
-	emitted, exported, failed, retries, dropped atomic.Uint64
+	emitted, exported, failed, retries, dropped, queued atomic.Uint64
 }
 
 // Snapshot returns the current counters.
@@ -51,7 +52,8 @@ func (s *ExportStats) Snapshot() Stats {
 	if s == nil {
 		return Stats{}
 	}
-	return Stats{Emitted: s.emitted.Load(), Exported: s.exported.Load(), Failed: s.failed.Load(), Retries: s.retries.Load(), Dropped: s.dropped.Load()}
+	return Stats{Emitted: s.emitted.Load(), Exported: s.exported.Load(), Failed: s.failed.Load(), Retries: s.retries.Load(), Dropped: s.dropped.Load(),
+		Queued: s.queued.Load()}
 }
 
 // WithStats makes [NewLoggerProvider] count the records emitted, exported and

@@ -11,7 +11,7 @@
 //
 //	-addr           listen address [TS_ADDR] (default 127.0.0.1:8080)
 //	-db             "sqlite:<file>" or a postgres:// DSN [TS_DB] (default sqlite:invoices.db)
-//	-observability  on|off: tenant.* spans and the server spans, exported over OTLP [TS_OBSERVABILITY]
+//	-observability  on|off: tenant.* spans and the server spans, and the tenantshield.* metrics, exported over OTLP [TS_OBSERVABILITY]
 //	-audit          otlp|stdout|off: where audit records go [TS_AUDIT]
 //	-audit-delivery with -audit otlp: durable|blocking|batch [TS_AUDIT_DELIVERY] (default durable)
 //	-audit-spool    the durable and blocking modes' spool directory [TS_AUDIT_SPOOL]
@@ -53,8 +53,10 @@ import (
 	"github.com/uptrace/bun"
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/exporters/otlp/otlpmetric/otlpmetrichttp"
 	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
 	"go.opentelemetry.io/otel/propagation"
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	sdkresource "go.opentelemetry.io/otel/sdk/resource"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 
@@ -162,6 +164,7 @@ func main() {
 // telemetry holds what main must flush and shut down.
 type telemetry struct {
 	tp *sdktrace.TracerProvider
+	mp *sdkmetric.MeterProvider // -observability on
 	lp interface {
 		Shutdown(context.Context) error
 	}
@@ -185,6 +188,14 @@ func setupTelemetry(ctx context.Context, cfg config, out io.Writer) (*telemetry,
 		otel.SetTracerProvider(tel.tp)
 		otel.SetTextMapPropagator(propagation.TraceContext{})
 		otelobs.Configure(true)
+		mexp, err := otlpmetrichttp.New(ctx) // OTEL_EXPORTER_OTLP_(METRICS_)ENDPOINT etc.
+		if err != nil {
+			return nil, fmt.Errorf("metric exporter: %w", err)
+		}
+		// OTEL_METRIC_EXPORT_INTERVAL sets the period; Shutdown exports the last values.
+		tel.mp = sdkmetric.NewMeterProvider(sdkmetric.WithReader(sdkmetric.NewPeriodicReader(mexp)), sdkmetric.WithResource(res))
+		otel.SetMeterProvider(tel.mp)
+		otelobs.ConfigureMetrics(true)
 	}
 	switch cfg.audit {
 	case "otlp":
@@ -230,6 +241,12 @@ func setupTelemetry(ctx context.Context, cfg config, out io.Writer) (*telemetry,
 	}
 	if tel.sink != nil {
 		auditlog.Register(tel.sink)
+	}
+	if tel.mp != nil && tel.stats != nil {
+		spool, _ := tel.sink.(*auditotlp.DurableSink)
+		if _, err := auditotlp.RegisterMetrics(tel.mp, tel.stats, spool); err != nil {
+			return nil, fmt.Errorf("audit metrics: %w", err)
+		}
 	}
 	return tel, nil
 }
@@ -284,10 +301,14 @@ func (t *telemetry) shutdown(ctx context.Context) error {
 		slog.Log(ctx, level, "audit export", "emitted", s.Emitted, "exported", s.Exported,
 			"failed", s.Failed, "dropped", s.Lost())
 	}
+	if t.mp != nil {
+		errs = append(errs, t.mp.Shutdown(ctx)) // the audit counters after the audit pipeline's shutdown
+	}
 	if t.tp != nil {
 		errs = append(errs, t.tp.Shutdown(ctx))
 	}
 	otelobs.Configure(false)
+	otelobs.ConfigureMetrics(false)
 	return errors.Join(errs...)
 }
 

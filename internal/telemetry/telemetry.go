@@ -27,6 +27,30 @@ const Module = "github.com/tenantshield/tenantshield-go"
 const (
 	ScopeAudit         = Module + "/auditlog"
 	ScopeObservability = Module + "/otelobs"
+	// ScopeAuditDelivery is the meter of the audit delivery instruments
+	// (auditotlp.RegisterMetrics).
+	ScopeAuditDelivery = Module + "/auditlog/auditotlp"
+)
+
+// Metric instrument names. They are a contract, like span and event names:
+// otelobs documents them, auditotlp registers the audit delivery ones.
+const (
+	MetricDecisions     = "tenantshield.decisions"
+	MetricGuardDuration = "tenantshield.guard.duration"
+	MetricRejections    = "tenantshield.middleware.rejections"
+
+	MetricAuditEmitted   = "tenantshield.audit.records.emitted"
+	MetricAuditExported  = "tenantshield.audit.records.exported"
+	MetricAuditFailed    = "tenantshield.audit.records.failed"
+	MetricAuditDropped   = "tenantshield.audit.records.dropped"
+	MetricAuditRetries   = "tenantshield.audit.export.retries"
+	MetricAuditQueueSize = "tenantshield.audit.queue.size"
+)
+
+// Metric-only attribute keys.
+const (
+	RejectionReason = attribute.Key("tenant.rejection.reason")
+	AuditQueue      = attribute.Key("audit.queue")
 )
 
 // Tenant keys (both paths).

@@ -34,6 +34,7 @@ type Middleware struct {
 	optional bool
 	reject   RejectionHandler
 	route    func(*http.Request) string
+	metrics  *otelobs.Metrics
 }
 
 // Option configures a [Middleware].
@@ -49,6 +50,18 @@ func WithBinder(b *scope.Binder) Option {
 	return optionFunc(func(m *Middleware) {
 		if b != nil {
 			m.binder = b
+		}
+	})
+}
+
+// WithMetrics sets the metrics that count refused requests
+// (tenantshield.middleware.rejections, by tenant.rejection.reason and
+// http.response.status_code) (default: otelobs.DefaultMetrics(), off until
+// otelobs.ConfigureMetrics turns it on). A nil m is ignored.
+func WithMetrics(m *otelobs.Metrics) Option {
+	return optionFunc(func(mw *Middleware) {
+		if m != nil {
+			mw.metrics = m
 		}
 	})
 }
@@ -105,7 +118,8 @@ func New(s Strategy, opts ...Option) *Middleware {
 	if s == nil {
 		panic("scopehttp: New called with a nil Strategy")
 	}
-	m := &Middleware{strategy: s, desc: describe(s), binder: scope.DefaultBinder(), reject: WriteProblem, route: defaultRoute}
+	m := &Middleware{strategy: s, desc: describe(s), binder: scope.DefaultBinder(), reject: WriteProblem, route: defaultRoute,
+		metrics: otelobs.DefaultMetrics()}
 	for _, o := range opts {
 		o.apply(m)
 	}
@@ -318,6 +332,9 @@ func (m *Middleware) refuse(w http.ResponseWriter, r *http.Request, err error, a
 			)
 			span.AddEvent(EventRequestRejected, trace.WithAttributes(attrs...))
 		}
+	}
+	if m.metrics.Enabled() {
+		m.metrics.RecordRejection(ctx, rejectionReason(rej.Problem.Type), rej.Problem.Status)
 	}
 	m.reject(w, r, rej)
 }

@@ -151,6 +151,23 @@ func rejection(err error) *Rejection {
 	return rej
 }
 
+// rejectionReason is the tenant.rejection.reason of a problem type.
+func rejectionReason(problemType string) string {
+	switch problemType {
+	case ProblemMissingTenant:
+		return otelobs.RejectionMissingTenant
+	case ProblemInvalidToken:
+		return otelobs.RejectionInvalidToken
+	case ProblemTenantConflict:
+		return otelobs.RejectionTenantConflict
+	case ProblemTenantForbidden:
+		return otelobs.RejectionTenantForbidden
+	case ProblemAuditUnavailable:
+		return otelobs.RejectionAuditUnavailable
+	}
+	return otelobs.RejectionInvalidTenant
+}
+
 // errorType returns the error.type of a rejection.
 func errorType(err error) string {
 	var se *StrategyError

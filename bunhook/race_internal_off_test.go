@@ -1,0 +1,5 @@
+//go:build !race
+
+package bunhook
+
+const raceDetector = false

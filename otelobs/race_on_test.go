@@ -1,0 +1,5 @@
+//go:build race
+
+package otelobs_test
+
+const raceEnabled = true
