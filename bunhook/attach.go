@@ -45,7 +45,8 @@ func (e *Enforcer) Coverage() Coverage {
 			"SelectQuery.Exec of a tenant model) are refused (ErrAttached) instead of rescoped",
 		"a vetoed statement is stopped by a context that is already done: database/sql checks it before it takes a " +
 			"connection from the pool or runs in a transaction, but not on a bun.Conn (a reserved connection), where it " +
-			"is up to the driver: SQLite (sqliteshim), pgx and the MySQL driver refuse it, pgdriver runs it",
+			"is up to the driver: SQLite (sqliteshim) and the MySQL driver return the refusal, pgx refuses with " +
+			"driver.ErrBadConn (and the connection is spent), pgdriver runs the statement",
 		"a bun.ConnResolver (read replicas) is not checked",
 	}
 	if e.dialect == sqlguard.Postgres {
