@@ -13,7 +13,7 @@
 // tenant, or fails. The truth comes from a separate raw handle: the kit
 // reads every table through it before and after each operation. A failure
 // names the class, the model, the operation, what leaked and the SQL bun
-// sent (captured by a query hook the kit adds to the handle).
+// sent (captured by a query hook on a clone of the handle).
 //
 //	func TestIsolation(t *testing.T) {
 //		db := openApplicationDB(t)  // bunhook.Open / sqlitedb.Open / pgdb.Open, tables created

@@ -193,8 +193,8 @@ func Run(t testing.TB, db, raw *bun.DB, models []Model, opts ...Option) *Report 
 	if db.DB == raw.DB {
 		t.Fatalf("bunhooktest.Run: raw shares db's *sql.DB; open it separately (bunhooktest.OpenRaw)")
 	}
-	k := &kit{db: db, raw: raw, a: ta, b: tb, report: &Report{}}
-	installCapture(db)
+	// A clone of db with the capture hook: db itself is left as it is.
+	k := &kit{db: db.WithQueryHook(capture{}), raw: raw, a: ta, b: tb, report: &Report{}}
 	for _, m := range models {
 		if m.s == nil {
 			t.Fatalf("bunhooktest: a zero Model; build models with bunhooktest.For")

@@ -73,15 +73,6 @@ func firstLine(s string) string {
 	return s
 }
 
-var installed sync.Map // *bun.DB -> struct{}
-
-// installCapture adds the capture hook to db once.
-func installCapture(db *bun.DB) {
-	if _, loaded := installed.LoadOrStore(db, struct{}{}); !loaded {
-		db.WithQueryHook(capture{})
-	}
-}
-
 // tableState is the true content of a table: primary key (or the whole row
 // when the table has no single key) -> tenant and the row's text.
 type tableState map[string]rowState
