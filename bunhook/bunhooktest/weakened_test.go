@@ -1,7 +1,9 @@
 package bunhooktest_test
 
 import (
+	"context"
 	"fmt"
+	"os"
 	"path/filepath"
 	"runtime"
 	"slices"
@@ -158,3 +160,15 @@ func TestWeakenedNoEnforcement(t *testing.T) {
 	// bunhook's WHERE overwrites the other tenant's row.
 	weakened(t, rec, rep, bunhooktest.Classes(), nil)
 }
+
+// exampleTB is the testing.TB of ExampleRun: it prints failures.
+type exampleTB struct {
+	recordingTB
+	cleanups []func()
+}
+
+func (e *exampleTB) Errorf(format string, args ...any) { fmt.Printf("FAIL: "+format+"\n", args...) }
+func (e *exampleTB) Fatalf(format string, args ...any) { panic(fmt.Sprintf(format, args...)) }
+func (e *exampleTB) Cleanup(f func())                  { e.cleanups = append(e.cleanups, f) }
+func (e *exampleTB) Context() context.Context          { return context.Background() }
+func (e *exampleTB) TempDir() string                   { return os.TempDir() }
