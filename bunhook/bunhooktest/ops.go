@@ -145,7 +145,7 @@ func (k *kit) runClass(t testing.TB, class Class, s *subject) {
 func (k *kit) runOp(t testing.TB, class Class, s *subject, o op) {
 	t.Helper()
 	base := context.WithoutCancel(t.Context())
-	before := k.prepare(t, base)
+	before := k.prepare(base, t)
 	e := &env{k: k, s: s, base: base, bound: k.a.String(), other: k.b.String(), before: before}
 	var err error
 	if e.a, err = k.load(base, s, e.bound); err == nil {
@@ -281,7 +281,7 @@ func (e *env) sanity(t testing.TB, o op, res result) {
 
 // prepare tops every kit table up to two rows per tenant through the
 // enforced handle, and returns the true state.
-func (k *kit) prepare(t testing.TB, ctx context.Context) map[*subject]tableState {
+func (k *kit) prepare(ctx context.Context, t testing.TB) map[*subject]tableState {
 	t.Helper()
 	st, err := k.snapshot(ctx)
 	if err != nil {

@@ -87,7 +87,7 @@ type subject struct {
 
 func (s *subject) resolve(db *bun.DB) error {
 	if s.typ.Kind() != reflect.Struct {
-		return fmt.Errorf("For[%v]: T must be a struct type", s.typ)
+		return fmt.Errorf("model type %v: bunhooktest.For needs a struct type", s.typ)
 	}
 	s.table = db.Table(s.typ)
 	s.name = s.typ.Name()
