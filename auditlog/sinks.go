@@ -3,9 +3,14 @@ package auditlog
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"sync"
+	"time"
+
+	"go.opentelemetry.io/otel/attribute"
 )
 
 // MemorySink keeps events in memory. It is meant for tests and is safe for
@@ -80,7 +85,10 @@ func NewSlogSink(logger *slog.Logger) *SlogSink {
 	return &SlogSink{logger: logger}
 }
 
-// Emit logs e. A slog.Handler cannot report errors, so Emit never fails.
+// Emit logs e through the logger's handler and returns the handler's error
+// (a failed write), which slog.Logger's own methods would drop. Non-finite
+// float attributes are logged as their names ("NaN", "+Inf"), which JSON
+// cannot carry as numbers.
 func (s *SlogSink) Emit(ctx context.Context, e Event) error {
 	level := slog.LevelInfo
 	if e.Type.Alert() {
@@ -110,15 +118,42 @@ func (s *SlogSink) Emit(ctx context.Context, e Event) error {
 	add("trace_id", e.TraceID)
 	add("span_id", e.SpanID)
 	add("caller", e.Caller.String())
+	add("caller_function", e.Caller.Function)
 	if len(e.Attributes) > 0 {
 		group := make([]any, 0, len(e.Attributes))
 		for _, kv := range e.Attributes {
-			group = append(group, slog.Any(string(kv.Key), kv.Value.AsInterface()))
+			group = append(group, slog.Any(string(kv.Key), slogValue(kv.Value)))
 		}
 		attrs = append(attrs, slog.Group("attributes", group...))
 	}
-	s.logger.LogAttrs(ctx, level, string(e.Type), attrs...)
-	return nil
+	r := slog.NewRecord(time.Now(), level, string(e.Type), 0)
+	r.AddAttrs(attrs...)
+	return s.logger.Handler().Handle(ctx, r)
+}
+
+// slogValue is v for slog, with non-finite floats as their names.
+func slogValue(v attribute.Value) any {
+	switch v.Type() {
+	case attribute.FLOAT64:
+		if f := v.AsFloat64(); math.IsNaN(f) || math.IsInf(f, 0) {
+			return fmt.Sprint(f)
+		}
+	case attribute.FLOAT64SLICE:
+		fs := v.AsFloat64Slice()
+		for _, f := range fs {
+			if math.IsNaN(f) || math.IsInf(f, 0) {
+				out := make([]any, len(fs))
+				for i, f := range fs {
+					out[i] = f
+					if math.IsNaN(f) || math.IsInf(f, 0) {
+						out[i] = fmt.Sprint(f)
+					}
+				}
+				return out
+			}
+		}
+	}
+	return v.AsInterface()
 }
 
 // JSONSink writes each event as one JSON object per line (see

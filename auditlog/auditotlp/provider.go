@@ -147,7 +147,7 @@ func NewLoggerProvider(ctx context.Context, opts ...Option) (*sdklog.LoggerProvi
 	default:
 		proc = sdklog.NewBatchProcessor(exp, c.batchOpts...)
 	}
-	popts := []sdklog.LoggerProviderOption{sdklog.WithResource(res)}
+	popts := append([]sdklog.LoggerProviderOption{sdklog.WithResource(res)}, noLimits()...)
 	if c.stats != nil {
 		popts = append(popts, sdklog.WithProcessor(emitCounter{c.stats}))
 	}
@@ -243,4 +243,12 @@ func (c *config) envInt(name string) int {
 		return n
 	}
 	return 0
+}
+
+// noLimits lifts the SDK's attribute limits (by default 128 attributes per
+// record, from OTEL_LOGRECORD_ATTRIBUTE_COUNT_LIMIT): an audit record whose
+// attributes were cut would no longer match its hash, and the cut is
+// silent. The audit sink bounds what it writes itself.
+func noLimits() []sdklog.LoggerProviderOption {
+	return []sdklog.LoggerProviderOption{sdklog.WithAttributeCountLimit(-1), sdklog.WithAttributeValueLengthLimit(-1)}
 }

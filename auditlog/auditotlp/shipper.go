@@ -26,7 +26,7 @@ type recordMaker struct {
 
 func newRecordMaker(res *resource.Resource) *recordMaker {
 	c := &captureProcessor{}
-	lp := sdklog.NewLoggerProvider(sdklog.WithResource(res), sdklog.WithProcessor(c))
+	lp := sdklog.NewLoggerProvider(append(noLimits(), sdklog.WithResource(res), sdklog.WithProcessor(c))...)
 	sink, err := auditlog.NewOTelSink(lp)
 	if err != nil {
 		panic("auditotlp: " + err.Error()) // a non-nil provider: cannot happen
