@@ -126,9 +126,13 @@ func (s *SlogSink) Emit(ctx context.Context, e Event) error {
 		}
 		attrs = append(attrs, slog.Group("attributes", group...))
 	}
+	h := s.logger.Handler()
+	if !h.Enabled(ctx, level) {
+		return nil // filtered by the handler's level, as slog.Logger would
+	}
 	r := slog.NewRecord(time.Now(), level, string(e.Type), 0)
 	r.AddAttrs(attrs...)
-	return s.logger.Handler().Handle(ctx, r)
+	return h.Handle(ctx, r)
 }
 
 // slogValue is v for slog, with non-finite floats as their names.

@@ -353,3 +353,18 @@ func TestJSONSinkConcurrentLinesDoNotInterleave(t *testing.T) {
 		}
 	}
 }
+
+// TestSlogSinkHonoursTheHandlersLevel: as slog.Logger would, the sink does
+// not write records below the handler's level (INFO bindings under a WARN
+// handler), and still writes the alerts.
+func TestSlogSinkHonoursTheHandlersLevel(t *testing.T) {
+	var buf bytes.Buffer
+	s := auditlog.NewSlogSink(slog.New(slog.NewJSONHandler(&buf, &slog.HandlerOptions{Level: slog.LevelWarn})))
+	if err := s.Emit(context.Background(), auditlog.Event{Type: auditlog.ContextBound, Tenant: "acme"}); err != nil || buf.Len() != 0 {
+		t.Fatalf("an INFO record under a WARN handler: %v, wrote %q", err, buf.String())
+	}
+	if err := s.Emit(context.Background(), auditlog.Event{Type: auditlog.EnforcementViolation, Tenant: "acme"}); err != nil ||
+		!strings.Contains(buf.String(), "ENFORCEMENT_VIOLATION") {
+		t.Fatalf("a WARN record: %v, wrote %q", err, buf.String())
+	}
+}
