@@ -157,7 +157,8 @@ func serviceLines(t *testing.T, path, name string) ([]byte, int) {
 
 // TestDurableCollectorOutage is TestServiceCollectorOutage in the durable
 // mode, with the Collector also SIGKILLed mid-run: down from the start for
-// 200 requests, up for 100, killed with SIGKILL for 100, up again for 100.
+// 200 requests, up for 100, killed with SIGKILL for 20 s of requests, up
+// again for 100.
 // Nothing is lost: the service's stream reaches the Collector's file
 // without a gap (a record resent after the kill is a duplicate, which the
 // verifier ignores). It logs the request latency of each phase, to set
@@ -198,7 +199,11 @@ func TestDurableCollectorOutage(t *testing.T) {
 			if err := <-col.done; err == nil {
 				t.Fatal("the SIGKILLed Collector exited cleanly")
 			}
-			killed := phase(100, 5*time.Millisecond)
+			// The Collector stays dead for 20 s of requests.
+			var killed []time.Duration
+			for end := time.Now().Add(20 * time.Second); time.Now().Before(end); {
+				killed = append(killed, phase(10, 100*time.Millisecond)...)
+			}
 			col.start(t)
 			again := phase(100, 0)
 			svc.stop(t)

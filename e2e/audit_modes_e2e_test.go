@@ -270,3 +270,123 @@ func TestAuditDeliveryLatencyCollectorDown(t *testing.T) {
 	}
 	t.Logf("request latency with the Collector down: %s", strings.Join(report, "; "))
 }
+
+// TestBatchAuditThroughKills runs the batch mode through the two kills of
+// the fault matrix, over each OTLP protocol: the Collector SIGKILLed for
+// 20 s mid-run and restarted, then the service itself SIGKILLed. Every gap
+// the verifier finds before the service's last request record is named by a
+// loss record (the Collector's outage); what the killed service still held
+// is a lost tail, which the verifier names by the missing final checkpoint
+// (a process killed with SIGKILL cannot count anything).
+func TestBatchAuditThroughKills(t *testing.T) {
+	getStack(t)
+	for _, proto := range []string{"http/protobuf", "grpc"} {
+		t.Run(strings.ReplaceAll(proto, "/", "-"), func(t *testing.T) {
+			id := nonce(t)
+			name := "tenantshield-e2e-batch-kills-" + id
+			col := newCollector(t)
+			col.start(t)
+			env := []string{"OTEL_BLRP_SCHEDULE_DELAY=200", "OTEL_EXPORTER_OTLP_PROTOCOL=" + proto}
+			endpoint := "http://" + col.httpAddr
+			if proto == "grpc" {
+				endpoint = "http://" + col.grpcAddr
+			}
+			svc := startServiceEnv(t, name, endpoint, env, "-audit", "otlp", "-audit-delivery", "batch")
+			n := 0
+			post := func() {
+				svc.expect(t, http.StatusCreated, "POST", "/invoices", "acme-"+id, `{"number":"k`+strconv.Itoa(n)+`","amount":1}`)
+				n++
+			}
+			for range 50 {
+				post()
+			}
+			if err := col.cmd.Process.Kill(); err != nil {
+				t.Fatal(err)
+			}
+			if err := <-col.done; err == nil {
+				t.Fatal("the SIGKILLed Collector exited cleanly")
+			}
+			for end := time.Now().Add(20 * time.Second); time.Now().Before(end); {
+				post()
+				time.Sleep(100 * time.Millisecond)
+			}
+			col.start(t)
+			for range 50 {
+				post()
+				time.Sleep(20 * time.Millisecond) // exports succeed again: the loss records follow
+			}
+			time.Sleep(time.Second)
+			if err := svc.cmd.Process.Kill(); err != nil {
+				t.Fatal(err)
+			}
+			<-svc.done
+
+			// The records of the last requests reach the file within the
+			// delivery timeout, or never: wait until the file stops growing.
+			var all fileContent
+			for last, deadline := -1, time.Now().Add(deliveryTimeout); ; {
+				var err error
+				if all, err = readRecords(col.auditFile, serviceRecords(name)); err != nil {
+					t.Fatal(err)
+				}
+				if len(all.records) == last || time.Now().After(deadline) {
+					break
+				}
+				last = len(all.records)
+				time.Sleep(time.Second)
+			}
+			lines, _ := serviceLines(t, col.auditFile, name)
+			rep, err := auditverify.Verify(auditverify.Options{}, auditverify.Input{Name: col.auditFile, R: bytes.NewReader(lines)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var text bytes.Buffer
+			_ = rep.WriteText(&text)
+			if len(rep.Streams) != 1 {
+				t.Fatalf("want one stream:\n%s", text.String())
+			}
+			st := rep.Streams[0]
+			named := map[int64]bool{}
+			var lastRequest int64
+			for _, r := range all.records {
+				seq, _ := strconv.ParseInt(r.attr("audit.sequence"), 10, 64)
+				if f := r.attr("audit.loss.first_sequence"); f != "" {
+					first, _ := strconv.ParseInt(f, 10, 64)
+					last, _ := strconv.ParseInt(r.attr("audit.loss.last_sequence"), 10, 64)
+					for s := first; s <= last; s++ {
+						named[s] = true
+					}
+					continue
+				}
+				lastRequest = max(lastRequest, seq)
+			}
+			missing := 0
+			for _, g := range st.Gaps {
+				a, b, _ := strings.Cut(g, "-")
+				first, _ := strconv.ParseInt(a, 10, 64)
+				last := first
+				if b != "" {
+					last, _ = strconv.ParseInt(b, 10, 64)
+				}
+				for s := first; s <= last; s++ {
+					missing++
+					if s < lastRequest && !named[s] {
+						t.Fatalf("sequence %d is missing before the last request record (%d) and no loss record names it:\n%s", s, lastRequest, text.String())
+					}
+				}
+			}
+			if st.FinalCheckpoint || st.Intact {
+				t.Fatalf("the killed service's stream must be reported open (a possible lost tail):\n%s", text.String())
+			}
+			found := false
+			for _, f := range st.Findings {
+				found = found || f.Kind == auditverify.KindMissingFinal
+			}
+			if !found {
+				t.Fatalf("the verifier does not name the missing final checkpoint:\n%s", text.String())
+			}
+			t.Logf("batch over %s: %d requests, %d sequence numbers missing, %d named by loss records; the verifier:\n%s",
+				proto, n, missing, len(named), text.String())
+		})
+	}
+}

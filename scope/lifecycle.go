@@ -116,7 +116,7 @@ func (b *Binder) Bind(ctx context.Context, t Tenant) (context.Context, Binding, 
 		b.refuse(ctx, err, bound, t.id)
 		return ctx, Binding{}, err
 	}
-	return b.enter(context.WithValue(ctx, tenantKey{}, &binding{tenant: t}), t, nil)
+	return b.enter(withBinding(ctx, binding{tenant: t}), t, nil)
 }
 
 // otelobs.AttrPreviousTenant names the tenant a Switch replaced, on the audit event and

@@ -85,3 +85,49 @@ type fakeStream struct {
 }
 
 func (f *fakeStream) Context() context.Context { return f.ctx }
+
+// TestInterceptorAllocations keeps both server interceptors within the
+// door's budget of 3 allocations per call with telemetry off (the
+// metadata value's copy, the bound context, and for a stream the stream
+// that carries it).
+func TestInterceptorAllocations(t *testing.T) {
+	s, err := scopegrpc.NewHeaderStrategy(scopegrpc.HeaderConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	off := scope.NewBinder(scope.WithAuditBus(auditlog.NewBus()), scope.WithObserver(otelobs.New(otelobs.WithEnabled(false))))
+	ic := scopegrpc.New(s, scopegrpc.WithBinder(off))
+	ctx := metadata.NewIncomingContext(context.Background(), metadata.Pairs("x-tenant-id", "acme"))
+	unary, stream := ic.UnaryServerInterceptor(), ic.StreamServerInterceptor()
+	uinfo := &grpc.UnaryServerInfo{FullMethod: "/invoices.v1.Invoices/Get"}
+	sinfo := &grpc.StreamServerInfo{FullMethod: "/invoices.v1.Invoices/List", IsServerStream: true}
+	ss := &fakeStream{ctx: ctx}
+	for name, call := range map[string]func() error{
+		"unary": func() error {
+			_, err := unary(ctx, nil, uinfo, func(ctx context.Context, _ any) (any, error) {
+				_, err := scope.Require(ctx)
+				return nil, err
+			})
+			return err
+		},
+		"stream": func() error {
+			return stream(nil, ss, sinfo, func(_ any, ss grpc.ServerStream) error {
+				_, err := scope.Require(ss.Context())
+				return err
+			})
+		},
+	} {
+		var callErr error
+		n := testing.AllocsPerRun(200, func() {
+			if err := call(); err != nil {
+				callErr = err
+			}
+		})
+		if callErr != nil {
+			t.Fatalf("%s: %v", name, callErr)
+		}
+		if n > 3 {
+			t.Errorf("%s interceptor: %v allocations per call, want ≤ 3", name, n)
+		}
+	}
+}
