@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -300,6 +301,9 @@ func TestBatchAuditThroughKills(t *testing.T) {
 			for range 50 {
 				post()
 			}
+			// The migration's bypass and a bound and a released record per
+			// request reach the Collector before it is killed.
+			waitServiceLines(t, col.auditFile, name, 1+2*50)
 			if err := col.cmd.Process.Kill(); err != nil {
 				t.Fatal(err)
 			}
@@ -311,11 +315,25 @@ func TestBatchAuditThroughKills(t *testing.T) {
 				time.Sleep(100 * time.Millisecond)
 			}
 			col.start(t)
-			for range 50 {
+			// Exports succeed again (over gRPC once the client's reconnect
+			// backoff has run out): the loss records follow.
+			for deadline := time.Now().Add(2 * deliveryTimeout); ; {
 				post()
-				time.Sleep(20 * time.Millisecond) // exports succeed again: the loss records follow
+				time.Sleep(200 * time.Millisecond)
+				all, err := readRecords(col.auditFile, serviceRecords(name))
+				if err != nil {
+					t.Fatal(err)
+				}
+				if slices.ContainsFunc(all.records, func(r logRecord) bool { return r.attr("audit.loss.first_sequence") != "" }) {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("no loss record reached the restarted Collector within %s", 2*deliveryTimeout)
+				}
 			}
-			time.Sleep(time.Second)
+			for range 20 {
+				post() // records the kill will take with it
+			}
 			if err := svc.cmd.Process.Kill(); err != nil {
 				t.Fatal(err)
 			}

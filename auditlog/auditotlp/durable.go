@@ -97,6 +97,7 @@ func NewDurableSink(ctx context.Context, dir string, opts ...Option) (*DurableSi
 	d := &DurableSink{dir: dir, spool: sp, maker: newRecordMaker(res), exp: exp, stats: c.stats, batch: 512,
 		onError: onError, blocking: c.blocking, lossBus: c.lossBus, drain: make(chan struct{}), abort: abort, done: make(chan struct{})}
 	d.ship = newShipper(exp, c.stats, onError)
+	d.ship.hurry = d.drain // Shutdown retries at once, not after the backoff
 	go d.run(shipCtx)
 	return d, nil
 }

@@ -361,3 +361,38 @@ func TestDurableNamesWhatItCouldNotStore(t *testing.T) {
 		t.Errorf("%d sequence numbers missing for %d refused records, want 2 per refusal", missing, refused)
 	}
 }
+
+// TestDurableShutdownCutsTheBackoff: a shipper sleeping in a long backoff
+// after an outage tries again as soon as Shutdown starts, so a graceful
+// stop after the Collector came back delivers what the spool holds instead
+// of leaving it for the next process.
+func TestDurableShutdownCutsTheBackoff(t *testing.T) {
+	t.Parallel()
+	exp := &gateExporter{closed: true}
+	d := newTestDurable(t, filepath.Join(t.TempDir(), "spool"), exp, nil, func(error) {})
+	d.ship.initial, d.ship.max = time.Hour, time.Hour // without the cut: an hour's wait
+	bus := auditlog.NewBus()
+	bus.Register(d)
+	for range 5 {
+		bus.Emit(context.Background(), auditlog.Event{Type: auditlog.ContextBound, Tenant: "acme"})
+	}
+	for i := 0; exp.attempts() == 0; i++ {
+		if i == 1000 {
+			t.Fatal("no export attempt")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	exp.setClosed(false) // the Collector is back; the shipper sleeps
+	if err := bus.Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := d.Shutdown(ctx); err != nil {
+		t.Fatalf("Shutdown after the outage: %v", err)
+	}
+	rs, _ := exp.snapshot()
+	if got := seqs(t, rs); len(got) != 6 { // 5 records and the final checkpoint
+		t.Fatalf("exported %v, want 6 records", got)
+	}
+}

@@ -78,6 +78,10 @@ type shipper struct {
 	// backoff bounds (tests shorten them)
 	initial, max time.Duration
 	sleep        func(ctx context.Context, d time.Duration) error
+	// hurry, when closed (the durable sink's Shutdown), cuts the backoff
+	// to initial, waking a sleep in progress: a shutdown after a long
+	// outage tries again at once instead of after up to max.
+	hurry <-chan struct{}
 }
 
 func newShipper(exp sdklog.Exporter, stats *ExportStats, onError func(error)) *shipper {
@@ -103,11 +107,44 @@ func (s *shipper) ship(ctx context.Context, recs []sdklog.Record) error {
 		if s.onError != nil {
 			s.onError(&ExportError{Records: len(recs), Err: err, Retrying: true})
 		}
-		if err := s.sleep(ctx, delay/2+rand.N(delay/2+1)); err != nil {
+		if s.hurried() {
+			delay = s.initial
+		}
+		if err := s.pause(ctx, delay/2+rand.N(delay/2+1)); err != nil {
 			return err
 		}
 		delay = min(2*delay, s.max)
 	}
+}
+
+// hurried reports whether hurry is closed.
+func (s *shipper) hurried() bool {
+	select {
+	case <-s.hurry:
+		return true
+	default:
+		return false
+	}
+}
+
+// pause sleeps d, or until hurry closes (if it is not closed yet).
+func (s *shipper) pause(ctx context.Context, d time.Duration) error {
+	if s.hurry == nil || s.hurried() {
+		return s.sleep(ctx, d)
+	}
+	hctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() {
+		select {
+		case <-s.hurry:
+			cancel()
+		case <-hctx.Done():
+		}
+	}()
+	if err := s.sleep(hctx, d); err != nil && ctx.Err() != nil {
+		return err
+	}
+	return nil // slept, or woken by hurry: retry now
 }
 
 func sleepCtx(ctx context.Context, d time.Duration) error {
