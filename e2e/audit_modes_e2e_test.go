@@ -337,7 +337,9 @@ func TestBatchAuditThroughKills(t *testing.T) {
 			if err := svc.cmd.Process.Kill(); err != nil {
 				t.Fatal(err)
 			}
-			<-svc.done
+			if err := <-svc.done; err == nil {
+				t.Fatal("the SIGKILLed service exited cleanly")
+			}
 
 			// The records of the last requests reach the file within the
 			// delivery timeout, or never: wait until the file stops growing.
