@@ -13,6 +13,9 @@ type Bypass struct {
 	File     string
 	Line     int
 	Function string
+	// Unlisted is set when a bypass manifest is in force ([SetBypassSites])
+	// and does not list the site this bypass was declared at.
+	Unlisted bool
 }
 
 type bypassKey struct{}
@@ -36,6 +39,7 @@ func WithBypass(ctx context.Context, reason string) (context.Context, error) {
 			b.Function = fn.Name()
 		}
 	}
+	checkSite(ctx, b)
 	return context.WithValue(ctx, bypassKey{}, b), nil
 }
 

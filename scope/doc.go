@@ -47,7 +47,8 @@
 // [WithRoles], [RolesFromContext], [CacheKey] (a shared cache's key scoped
 // to the bound tenant). Lifecycle: [Bind], [Run], [Switch], [Detach], [Go],
 // [Binding], [Binder] ([NewBinder], [DefaultBinder], [WithAuditBus],
-// [WithObserver]). Bypass: [WithBypass], [BypassFromContext],
+// [WithObserver]). Bypass: [WithBypass], [BypassFromContext], the bypass manifest
+// ([ParseBypassSites], [SetBypassSites], [BypassSites]),
 // [WithoutBypass]. Policies: [Policy], [PolicyFunc], [Operation], [Action],
 // [Decision], [Evaluate] and the built-ins. Errors: the sentinels
 // ([ErrNoTenant], [ErrCrossTenant], [ErrInvalidTenant], [ErrTenantConflict],

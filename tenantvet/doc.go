@@ -58,6 +58,12 @@
 // arguments implement scoperiver.MaintenanceArgs is enqueued without a
 // tenant on purpose and is not reported.
 //
+// bypassreason's -bypassreason.manifest=FILE flag appends every
+// scope.WithBypass site (package, file name, line, quoted reason) to FILE,
+// the bypass manifest that scope.ParseBypassSites and scope.SetBypassSites
+// use at run time to report a bypass declared at a site the last review
+// did not see.
+//
 // tenantignore reports malformed ignore directives (below).
 //
 // # Ignore directives

@@ -19,6 +19,68 @@ import (
 // used in another, so the tenant tables reach app as facts. Every line
 // marked "// want <check>" must be reported by that check, and nothing else.
 func TestGoVet(t *testing.T) {
+	tool, mod := fixture(t, "smoke")
+
+	env := []string{"GOWORK=off", "GOFLAGS=-mod=mod"}
+	cmd := exec.CommandContext(t.Context(), "go", "vet", "-vettool="+tool, "./...")
+	cmd.Dir = mod
+	cmd.Env = append(os.Environ(), env...)
+	out, err := cmd.CombinedOutput()
+	var ee *exec.ExitError
+	if err != nil && !errors.As(err, &ee) {
+		t.Fatalf("go vet: %v\n%s", err, out)
+	}
+
+	got := findings(t, string(out))
+	want := wants(t, mod)
+	if !slices.Equal(got, want) {
+		t.Errorf("go vet -vettool findings:\n got %q\nwant %q\noutput:\n%s", got, want, out)
+	}
+}
+
+// TestBypassManifest closes the loop between the analyzer and run time:
+// tenantshieldvet -bypassreason.manifest writes the bypass sites of a
+// program, the program run with that manifest finds both of its sites
+// listed (a call over two lines and one in a method included) and
+// reports nothing; run with the manifest without one of them, it marks
+// that bypass unlisted and audits one report.
+func TestBypassManifest(t *testing.T) {
+	tool, mod := fixture(t, "manifest")
+	env := []string{"GOWORK=off", "GOFLAGS=-mod=mod"}
+	manifest := filepath.Join(t.TempDir(), "bypass-sites.txt")
+	run(t, mod, env, tool, "-bypassreason.manifest="+manifest, "./...")
+	b, err := os.ReadFile(manifest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+	if len(lines) != 2 {
+		t.Fatalf("manifest:\n%s\nwant the 2 sites of the program", b)
+	}
+	bin := filepath.Join(t.TempDir(), "bypasser")
+	run(t, mod, env, "go", "build", "-o", bin, "./cmd/bypasser")
+	if out := run(t, mod, nil, bin, manifest); out != "migration unlisted=false\nsweep unlisted=false\nreports=0\n" {
+		t.Fatalf("with the full manifest:\n%s", out)
+	}
+	var partial []string
+	for _, l := range lines {
+		if !strings.Contains(l, "retention") {
+			partial = append(partial, l)
+		}
+	}
+	less := filepath.Join(t.TempDir(), "partial.txt")
+	if err := os.WriteFile(less, []byte(strings.Join(partial, "\n")+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if out := run(t, mod, nil, bin, less); out != "migration unlisted=false\nsweep unlisted=true\nreports=1\n" {
+		t.Fatalf("with the sweep's site left out of the manifest:\n%s", out)
+	}
+}
+
+// fixture builds tenantshieldvet and copies testdata/<name> to a module
+// that uses this checkout (a replace directive) with its go.sum.
+func fixture(t *testing.T, name string) (tool, mod string) {
+	t.Helper()
 	if testing.Short() {
 		t.Skip("builds the tool and runs go vet")
 	}
@@ -26,15 +88,13 @@ func TestGoVet(t *testing.T) {
 		t.Skipf("go command not on PATH: %v", err)
 	}
 	tmp := t.TempDir()
-	tool := filepath.Join(tmp, "tenantshieldvet")
+	tool = filepath.Join(tmp, "tenantshieldvet")
 	run(t, ".", nil, "go", "build", "-o", tool, ".")
 	gomod := strings.TrimSpace(run(t, ".", nil, "go", "env", "GOMOD"))
 	root := filepath.Dir(gomod)
 
-	// The smoke module: testdata/smoke plus a go.mod pointing at this
-	// checkout and its go.sum.
-	mod := filepath.Join(tmp, "smoke")
-	if err := os.CopyFS(mod, os.DirFS("testdata/smoke")); err != nil {
+	mod = filepath.Join(tmp, name)
+	if err := os.CopyFS(mod, os.DirFS(filepath.Join("testdata", name))); err != nil {
 		t.Fatal(err)
 	}
 	bunVersion := strings.TrimSpace(run(t, root, nil, "go", "list", "-m", "-f", "{{.Version}}", "github.com/uptrace/bun"))
@@ -52,22 +112,7 @@ func TestGoVet(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(mod, "go.sum"), sum, 0o600); err != nil {
 		t.Fatal(err)
 	}
-
-	env := []string{"GOWORK=off", "GOFLAGS=-mod=mod"}
-	cmd := exec.CommandContext(t.Context(), "go", "vet", "-vettool="+tool, "./...")
-	cmd.Dir = mod
-	cmd.Env = append(os.Environ(), env...)
-	out, err := cmd.CombinedOutput()
-	var ee *exec.ExitError
-	if err != nil && !errors.As(err, &ee) {
-		t.Fatalf("go vet: %v\n%s", err, out)
-	}
-
-	got := findings(t, string(out))
-	want := wants(t, mod)
-	if !slices.Equal(got, want) {
-		t.Errorf("go vet -vettool findings:\n got %q\nwant %q\noutput:\n%s", got, want, out)
-	}
+	return tool, mod
 }
 
 // findings returns "file:line check" for each diagnostic of go vet's output.
