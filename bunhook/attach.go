@@ -43,10 +43,10 @@ func (e *Enforcer) Coverage() Coverage {
 			"and any *bun.DB built over the same pool without the hook, are not guarded: they never reach bun's hooks",
 		"statements bun runs without a model hook that need the tenant predicate added (Count, Exists, Rows, " +
 			"SelectQuery.Exec of a tenant model) are refused (ErrAttached) instead of rescoped",
-		"a vetoed statement is stopped by a context that is already done: database/sql checks it before it takes a " +
-			"connection from the pool or runs in a transaction, but not on a bun.Conn (a reserved connection), where it " +
-			"is up to the driver: SQLite (sqliteshim) and the MySQL driver return the refusal, pgx refuses with " +
-			"driver.ErrBadConn (and the connection is spent), pgdriver runs the statement",
+		"a vetoed statement is stopped by a context that is already done (and has a past deadline): database/sql " +
+			"checks it before it takes a connection from the pool or runs in a transaction, but not on a bun.Conn (a " +
+			"reserved connection), where the driver stops it: SQLite (sqliteshim) and the MySQL driver return the " +
+			"refusal, pgdriver and pgx return driver.ErrBadConn and the reserved connection is spent",
 		"a bun.ConnResolver (read replicas) is not checked",
 	}
 	if e.dialect == sqlguard.Postgres {
@@ -137,7 +137,12 @@ type vetoCtx struct {
 
 func (c *vetoCtx) Done() <-chan struct{}       { return closedChan }
 func (c *vetoCtx) Err() error                  { return c.err }
-func (c *vetoCtx) Deadline() (time.Time, bool) { return time.Time{}, false }
+func (c *vetoCtx) Deadline() (time.Time, bool) { return pastDeadline, true }
+
+// pastDeadline is the veto's deadline: past, so that a driver that sets
+// its connection's deadline from the context (pgdriver does, and does not
+// check Done) fails the write instead of sending the statement.
+var pastDeadline = time.Unix(1, 0)
 
 var closedChan = func() chan struct{} { c := make(chan struct{}); close(c); return c }()
 
