@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
+	"strings"
 
 	"github.com/tenantshield/tenantshield-go/scope"
 	"github.com/tenantshield/tenantshield-go/scope/scopetoken"
@@ -94,11 +95,19 @@ func NewTransport(base http.RoundTripper, kr *scopetoken.Keyring) *Transport {
 	return &Transport{base: base, kr: kr}
 }
 
-// RoundTrip signs and sends r.
+// RoundTrip signs and sends r. A redirect to another host or scheme than
+// the request's first hop is followed without a token: net/http calls
+// RoundTrip again for every hop, and a token must not reach a host the
+// caller did not address.
 func (t *Transport) RoundTrip(r *http.Request) (*http.Response, error) {
 	tenant, err := scope.Require(r.Context())
 	if errors.Is(err, scope.ErrNoTenant) {
 		return t.base.RoundTrip(r)
+	}
+	if foreignHop(r) {
+		r2 := r.Clone(r.Context())
+		r2.Header.Del(scopetoken.HTTPHeader)
+		return t.base.RoundTrip(r2)
 	}
 	if err == nil {
 		var tok string
@@ -112,4 +121,14 @@ func (t *Transport) RoundTrip(r *http.Request) (*http.Response, error) {
 		_ = r.Body.Close() // RoundTrip must close the body, even on errors
 	}
 	return nil, fmt.Errorf("scopehttp: the request's tenant cannot be forwarded: %w", err)
+}
+
+// foreignHop reports whether r is a redirect hop to another host or scheme
+// than the first request of its chain.
+func foreignHop(r *http.Request) bool {
+	first := r
+	for first.Response != nil && first.Response.Request != nil {
+		first = first.Response.Request
+	}
+	return first != r && (!strings.EqualFold(first.URL.Host, r.URL.Host) || first.URL.Scheme != r.URL.Scheme)
 }

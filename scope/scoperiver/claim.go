@@ -127,7 +127,7 @@ func (kr *Keyring) verify(c claim, kind string, args []byte) error {
 	if !ok {
 		return fmt.Errorf("%w: %q", ErrUnknownKey, c.KeyID)
 	}
-	got, err := base64.RawURLEncoding.DecodeString(c.Tag)
+	got, err := base64.RawURLEncoding.Strict().DecodeString(c.Tag)
 	if err != nil || len(got) != sha256.Size {
 		return fmt.Errorf("%w: the tag is not a base64url HMAC-SHA256", ErrTagMismatch)
 	}

@@ -3,6 +3,7 @@ package scoperiver_test
 import (
 	"bytes"
 	"errors"
+	"strings"
 	"testing"
 	"unicode/utf8"
 
@@ -97,4 +98,19 @@ func FuzzClaim(f *testing.F) {
 			}
 		}
 	})
+}
+
+func TestBoundedID(t *testing.T) {
+	for in, want := range map[string]string{
+		"acme":                  "acme",
+		"":                      "",
+		"a\nFAKE":               `"a\nFAKE"`,
+		strings.Repeat("x", 81): `"` + strings.Repeat("x", 80) + `"...`,
+		"caf\u00e9":             `"caf\u00e9"`,
+		strings.Repeat("é", 50): `"` + strings.Repeat(`\u00e9`, 40) + `"...`,
+	} {
+		if got := scoperiver.BoundedID(in); got != want {
+			t.Errorf("BoundedID(%q) = %s, want %s", in, got, want)
+		}
+	}
 }

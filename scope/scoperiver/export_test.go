@@ -36,3 +36,6 @@ func Verify(kr *Keyring, md []byte, kind string, args []byte) (string, error) {
 	_, v := c.mode()
 	return v, nil
 }
+
+// BoundedID is boundedID, for the external tests.
+var BoundedID = boundedID

@@ -3,7 +3,9 @@ package scoperiver
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/rivertype"
@@ -194,13 +196,17 @@ func (m *Middleware) Work(ctx context.Context, job *rivertype.JobRow, doInner fu
 
 // refuse audits a job that cannot run and cancels it.
 func (m *Middleware) refuse(ctx context.Context, job *rivertype.JobRow, c claim, cause error) error {
-	jerr := &JobError{JobID: job.ID, Kind: job.Kind, Claimed: c.Tenant, Err: cause}
+	// The claimed tenant comes from a row that may be forged: bounded and
+	// quoted unless it is short plain ASCII, so it cannot flood or forge
+	// lines of the audit trail.
+	claimed := boundedID(c.Tenant)
+	jerr := &JobError{JobID: job.ID, Kind: job.Kind, Claimed: claimed, Err: cause}
 	attrs := []attribute.KeyValue{AttrJobKind.String(job.Kind), AttrJobID.Int64(job.ID), attribute.String("error.type", jerr.ErrorType())}
 	if c.KeyID != "" {
 		attrs = append(attrs, AttrKeyID.String(c.KeyID))
 	}
 	m.binder.Bus().Emit(ctx, auditlog.Event{
-		Type: auditlog.EnforcementViolation, AttemptedTenant: c.Tenant, Operation: OperationWork,
+		Type: auditlog.EnforcementViolation, AttemptedTenant: claimed, Operation: OperationWork,
 		Reason: jerr.Error(), Outcome: auditlog.OutcomeBlocked, Attributes: attrs,
 	})
 	return river.JobCancel(jerr)
@@ -224,4 +230,25 @@ func (m *Middleware) bypass(ctx context.Context, job *rivertype.JobRow, c claim,
 		return fmt.Errorf("scoperiver: the bypass of job %d could not be audited: %w", job.ID, err)
 	}
 	return doInner(bctx)
+}
+
+// boundedID is s as is when it is at most 80 bytes of printable ASCII,
+// else quoted and cut to 80 bytes.
+func boundedID(s string) string {
+	const limit = 80
+	plain := len(s) <= limit
+	for i := 0; plain && i < len(s); i++ {
+		plain = s[i] >= 0x20 && s[i] < 0x7f
+	}
+	if plain {
+		return s
+	}
+	if len(s) > limit {
+		cut := limit
+		for cut > 0 && !utf8.RuneStart(s[cut]) {
+			cut--
+		}
+		return strconv.QuoteToASCII(s[:cut]) + "..."
+	}
+	return strconv.QuoteToASCII(s)
 }

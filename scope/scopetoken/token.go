@@ -149,7 +149,7 @@ func Parse(token string) (Claims, error) {
 	if _, err := hex.Decode(c.TraceID[:], []byte(f[3])); err != nil || !c.TraceID.IsValid() {
 		return malformed("bad trace id")
 	}
-	if len(f[4]) == 0 || len(f[4]) > 12 || f[4][0] == '0' {
+	if len(f[4]) == 0 || len(f[4]) > 12 || f[4][0] == '0' || strings.Trim(f[4], "0123456789") != "" {
 		return malformed("bad expiry")
 	}
 	exp, err := strconv.ParseInt(f[4], 10, 64)

@@ -228,8 +228,16 @@ func bearer(vals []string) (string, error) {
 		return "", tokenError("the Authorization header was sent "+strconv.Itoa(len(vals))+" times; send it once", nil)
 	}
 	v := strings.TrimLeft(vals[0], " \t")
-	scheme, token, _ := strings.Cut(v, " ")
+	scheme, token := v, ""
+	if i := strings.IndexAny(v, " \t"); i >= 0 { // RFC 9110: the scheme ends at white space
+		scheme, token = v[:i], v[i+1:]
+	}
 	if !strings.EqualFold(scheme, "Bearer") {
+		if len(scheme) > len("Bearer") && strings.EqualFold(scheme[:len("Bearer")], "Bearer") {
+			// "Bearer<token>": a bearer credential, malformed. Stepping
+			// aside would let a weaker strategy of a chain decide.
+			return "", tokenError("the Authorization header has no white space after Bearer", nil)
+		}
 		return "", ErrNotApplicable // no credential, or another scheme
 	}
 	token = strings.Trim(token, " \t")
