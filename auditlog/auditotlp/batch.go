@@ -53,7 +53,7 @@ type lossProcessor struct {
 	mu      sync.Mutex
 	queue   []sdklog.Record
 	losses  []sdklog.Record // loss records: exported first, never dropped for room
-	lost    []lossRun       // runs lost since the last loss records
+	lost    lossAccount     // runs lost since the last loss records
 	overrun int             // records dropped in the current overflow
 	wake    chan struct{}
 	stop    chan struct{}
@@ -173,19 +173,9 @@ func (p *lossProcessor) noteLost(r *sdklog.Record, cause string) {
 		return true
 	})
 	if lossFirst > 0 && lossLast >= lossFirst {
-		p.lost = append(p.lost, lossRun{stream: lossStream, first: lossFirst, last: lossLast, cause: lossCause})
+		p.lost.add(lossRun{stream: lossStream, first: lossFirst, last: lossLast, cause: lossCause})
 	}
-	if seq < 0 {
-		return
-	}
-	if n := len(p.lost); n > 0 {
-		l := &p.lost[n-1]
-		if l.stream == stream && l.cause == cause && seq == l.last+1 {
-			l.last = seq
-			return
-		}
-	}
-	p.lost = append(p.lost, lossRun{stream: stream, first: seq, last: seq, cause: cause})
+	p.lost.note(stream, seq, cause)
 }
 
 func (p *lossProcessor) run() {
@@ -250,8 +240,8 @@ func (p *lossProcessor) export(ctx context.Context, recs []sdklog.Record) {
 		p.stats.exported.Add(uint64(len(recs)))
 	}
 	p.mu.Lock()
-	lost := coalesce(p.lost)
-	p.lost, p.overrun = nil, 0
+	lost := p.lost.take()
+	p.overrun = 0
 	p.mu.Unlock()
 	// The pipeline works again: the trail names what it lost.
 	for _, l := range lost {

@@ -9,7 +9,6 @@ import (
 	"sync"
 	"time"
 
-	"go.opentelemetry.io/otel"
 	sdklog "go.opentelemetry.io/otel/sdk/log"
 
 	"github.com/tenantshield/tenantshield-go/auditlog"
@@ -68,21 +67,11 @@ func NewDurableSink(ctx context.Context, dir string, opts ...Option) (*DurableSi
 	for _, o := range opts {
 		o.apply(&c)
 	}
-	exp := c.exporter
-	if exp == nil {
-		var err error
-		if exp, err = newExporter(ctx, c.resolveProtocol()); err != nil {
-			return nil, err
-		}
+	exp, res, err := c.exporterAndResource(ctx)
+	if err != nil {
+		return nil, err
 	}
-	res := c.resource
-	if res == nil {
-		res = defaultResource(ctx)
-	}
-	onError := c.onError
-	if onError == nil {
-		onError = otel.Handle
-	}
+	onError := c.handler()
 	policy := auditspool.FullBlock
 	if c.blocking {
 		policy = auditspool.FullDrop // fail the operation at once rather than hold it

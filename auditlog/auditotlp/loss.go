@@ -77,17 +77,22 @@ func (a *lossAccount) note(stream string, seq int64, cause string) {
 	if seq <= 0 {
 		return // not stamped by a bus: nothing to name
 	}
+	a.add(lossRun{stream: stream, first: seq, last: seq, cause: cause})
+}
+
+// add adds the run r.
+func (a *lossAccount) add(r lossRun) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if n := len(a.runs); n > 0 {
 		l := &a.runs[n-1]
-		if l.stream == stream && seq == l.last+1 {
-			l.last, l.cause = seq, joinCause(l.cause, cause)
+		if l.stream == r.stream && r.first == l.last+1 {
+			l.last, l.cause = r.last, joinCause(l.cause, r.cause)
 			a.pending.Store(true)
 			return
 		}
 	}
-	a.runs = append(a.runs, lossRun{stream: stream, first: seq, last: seq, cause: cause})
+	a.runs = append(a.runs, r)
 	if len(a.runs) >= 4096 {
 		a.runs = coalesce(a.runs) // bounded memory during a long outage
 	}

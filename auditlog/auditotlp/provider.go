@@ -118,17 +118,9 @@ func NewLoggerProvider(ctx context.Context, opts ...Option) (*sdklog.LoggerProvi
 	for _, o := range opts {
 		o.apply(&c)
 	}
-	exp := c.exporter
-	if exp == nil {
-		var err error
-		exp, err = newExporter(ctx, c.resolveProtocol())
-		if err != nil {
-			return nil, err
-		}
-	}
-	res := c.resource
-	if res == nil {
-		res = defaultResource(ctx)
+	exp, res, err := c.exporterAndResource(ctx)
+	if err != nil {
+		return nil, err
 	}
 	// Every exporter, the default OTLP one or one given by WithExporter, is
 	// wrapped: failures are counted and reported once, naming the count.
@@ -156,6 +148,24 @@ func NewLoggerProvider(ctx context.Context, opts ...Option) (*sdklog.LoggerProvi
 	}
 	popts = append(popts, sdklog.WithProcessor(proc))
 	return sdklog.NewLoggerProvider(popts...), nil
+}
+
+// exporterAndResource returns the exporter given with WithExporter, or the
+// OTLP one of the configured protocol, and the resource given with
+// WithResource, or the default one.
+func (c *config) exporterAndResource(ctx context.Context) (sdklog.Exporter, *resource.Resource, error) {
+	exp := c.exporter
+	if exp == nil {
+		var err error
+		if exp, err = newExporter(ctx, c.resolveProtocol()); err != nil {
+			return nil, nil, err
+		}
+	}
+	res := c.resource
+	if res == nil {
+		res = defaultResource(ctx)
+	}
+	return exp, res, nil
 }
 
 func (c *config) resolveProtocol() string {

@@ -77,7 +77,7 @@ type shipper struct {
 	stats   *ExportStats
 	// backoff bounds (tests shorten them)
 	initial, max time.Duration
-	sleep        func(ctx context.Context, d time.Duration) error
+	sleep        func(ctx context.Context, d time.Duration, wake <-chan struct{}) error
 	// hurry, when closed (the durable sink's Shutdown), cuts the backoff
 	// to initial, waking a sleep in progress: a shutdown after a long
 	// outage tries again at once instead of after up to max.
@@ -85,7 +85,7 @@ type shipper struct {
 }
 
 func newShipper(exp sdklog.Exporter, stats *ExportStats, onError func(error)) *shipper {
-	return &shipper{exp: exp, stats: stats, onError: onError, initial: 200 * time.Millisecond, max: 30 * time.Second, sleep: sleepCtx}
+	return &shipper{exp: exp, stats: stats, onError: onError, initial: 200 * time.Millisecond, max: 30 * time.Second, sleep: sleepUntil}
 }
 
 // ship exports recs until the exporter accepts them. Each failed attempt
@@ -129,29 +129,24 @@ func (s *shipper) hurried() bool {
 
 // pause sleeps d, or until hurry closes (if it is not closed yet).
 func (s *shipper) pause(ctx context.Context, d time.Duration) error {
-	if s.hurry == nil || s.hurried() {
-		return s.sleep(ctx, d)
+	wake := s.hurry
+	if s.hurried() {
+		wake = nil // closed: the delay is already cut to initial
 	}
-	hctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	go func() {
-		select {
-		case <-s.hurry:
-			cancel()
-		case <-hctx.Done():
-		}
-	}()
-	if err := s.sleep(hctx, d); err != nil && ctx.Err() != nil {
-		return err
-	}
-	return nil // slept, or woken by hurry: retry now
+	return s.sleep(ctx, d, wake)
 }
 
-func sleepCtx(ctx context.Context, d time.Duration) error {
+func sleepCtx(ctx context.Context, d time.Duration) error { return sleepUntil(ctx, d, nil) }
+
+// sleepUntil sleeps d, returning early with nil when wake closes, or with
+// ctx's error when ctx is done.
+func sleepUntil(ctx context.Context, d time.Duration, wake <-chan struct{}) error {
 	t := time.NewTimer(d)
 	defer t.Stop()
 	select {
 	case <-t.C:
+		return nil
+	case <-wake:
 		return nil
 	case <-ctx.Done():
 		return ctx.Err()

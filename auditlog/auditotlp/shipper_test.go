@@ -97,7 +97,10 @@ func TestShipperRetriesWithoutLimit(t *testing.T) {
 	var errs []error
 	s := newShipper(exp, &stats, func(err error) { errs = append(errs, err) })
 	var slept []time.Duration
-	s.sleep = func(_ context.Context, d time.Duration) error { slept = append(slept, d); return nil }
+	s.sleep = func(_ context.Context, d time.Duration, _ <-chan struct{}) error {
+		slept = append(slept, d)
+		return nil
+	}
 	s.initial, s.max = 10*time.Millisecond, 40*time.Millisecond
 	m := newRecordMaker(resource.Empty())
 	defer func() { _ = m.shutdown(context.Background()) }()
