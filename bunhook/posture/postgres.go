@@ -49,7 +49,7 @@ func checkPostgres(ctx context.Context, db Querier, c *config, r *Report) error 
 	if err := pgColumns(ctx, db, st, r); err != nil {
 		return err
 	}
-	oids := pgTenantOIDs(st)
+	oids := oidList(st.tenants)
 	if oids == "" {
 		return nil
 	}
@@ -184,18 +184,11 @@ func (st *pgState) resolve(name string) *pgRel {
 	return best
 }
 
-func pgTenantOIDs(st *pgState) string {
+// oidList is the OIDs of rels as a sorted SQL list (constants: the catalog
+// queries take no arguments, so they run through any Querier).
+func oidList(rels map[int64]*pgRel) string {
 	var ids []string
-	for oid := range st.tenants {
-		ids = append(ids, strconv.FormatInt(oid, 10))
-	}
-	slices.Sort(ids)
-	return strings.Join(ids, ", ")
-}
-
-func pgRelOIDs(st *pgState) string {
-	var ids []string
-	for oid := range st.rels {
+	for oid := range rels {
 		ids = append(ids, strconv.FormatInt(oid, 10))
 	}
 	slices.Sort(ids)
@@ -203,7 +196,7 @@ func pgRelOIDs(st *pgState) string {
 }
 
 func pgColumns(ctx context.Context, db Querier, st *pgState, r *Report) error {
-	oids := pgRelOIDs(st)
+	oids := oidList(st.rels)
 	if oids == "" {
 		return nil
 	}
