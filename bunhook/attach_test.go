@@ -16,6 +16,10 @@ import (
 	"github.com/uptrace/bun/dialect/sqlitedialect"
 	"github.com/uptrace/bun/driver/pgdriver"
 	"github.com/uptrace/bun/driver/sqliteshim"
+	"github.com/uptrace/bun/extra/bunotel"
+	"go.opentelemetry.io/otel/codes"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 
 	"github.com/tenantshield/tenantshield-go/auditlog"
 	"github.com/tenantshield/tenantshield-go/bunhook"
@@ -202,6 +206,40 @@ func TestAttachSaysWhatItLacks(t *testing.T) {
 		full, _ := bunhook.EnforcerOf(td.db)
 		if c := full.Coverage(); !c.DriverLayer || len(c.Lost) != 0 {
 			t.Fatalf("Open's coverage %+v", c)
+		}
+	})
+}
+
+// TestAttachBesideBunotel: the adoption case of a service that already has
+// bunotel and its own TracerProvider: attached after bunotel, a refused
+// statement still ends bunotel's span, with the refusal as its error, and
+// a scoped one runs under it; no span is left open.
+func TestAttachBesideBunotel(t *testing.T) {
+	eachDB(t, func(t *testing.T, td *testDB) {
+		td.seed(t)
+		sr := tracetest.NewSpanRecorder()
+		tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(sr))
+		t.Cleanup(func() { _ = tp.Shutdown(context.Background()) })
+		existing := plainDB(t, td).WithQueryHook(bunotel.NewQueryHook(bunotel.WithTracerProvider(tp)))
+		db, err := bunhook.Attach(existing, td.collationOption([]bunhook.Option{bunhook.WithAuditBus(td.bus),
+			bunhook.WithModels(allModels...), bunhook.WithSharedModels(sharedModels...)})...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx := tenantCtx(t, "A")
+		if _, err := db.ExecContext(ctx, "UPDATE invoices SET number = 'x'"); !errors.Is(err, scope.ErrUnscopedQuery) {
+			t.Fatalf("refused UPDATE: %v", err)
+		}
+		var invs []Invoice
+		if err := db.NewSelect().Model(&invs).Scan(ctx); err != nil || len(invs) != 3 {
+			t.Fatalf("scoped select: %d rows, %v", len(invs), err)
+		}
+		if started, ended := len(sr.Started()), len(sr.Ended()); started != 2 || ended != 2 {
+			t.Fatalf("bunotel spans: %d started, %d ended; want 2 and 2", started, ended)
+		}
+		refused := sr.Ended()[0]
+		if refused.Status().Code != codes.Error || !strings.Contains(refused.Status().Description, "blocked") {
+			t.Fatalf("the refused statement's bunotel span: status %v %q", refused.Status().Code, refused.Status().Description)
 		}
 	})
 }
